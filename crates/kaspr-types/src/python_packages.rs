@@ -1,0 +1,242 @@
+//! `spec.pythonPackages`: what to install into every replica, from where, and how.
+
+use garde::Validate;
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::defaults::{self, limits};
+use crate::validate::{checks, patterns};
+
+/// Python packages installed by an init container before the app starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.credentials) || has(self.indexUrl)",
+     "message": "credentials requires indexUrl: credentials are only ever sent to the host of indexUrl",
+     "fieldPath": ".credentials"}
+]))]
+pub struct PythonPackagesSpec {
+    /// PEP 508 requirements, e.g. `requests==2.31.0`, `pandas>=2.0`, `uvicorn[standard]`.
+    /// Installer options (`--index-url`, `-e`) are not accepted: use the fields below.
+    #[schemars(length(min = 1, max = limits::MAX_PACKAGES))]
+    #[schemars(inner(length(min = 1, max = limits::MAX_REQUIREMENT_LEN), regex(pattern = patterns::REQUIREMENT)))]
+    #[garde(
+        custom(|v: &Vec<String>, _: &()| checks::count_in(v, 1, limits::MAX_PACKAGES, "packages")),
+        inner(custom(checks::requirement))
+    )]
+    pub packages: Vec<String>,
+
+    /// Base URL of the package index (pip's `--index-url`), e.g. `https://pypi.example.com/simple`.
+    /// No `user:password@` inside: put credentials in a Secret and use `credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = limits::MAX_URL_LEN), regex(pattern = patterns::INDEX_URL))]
+    #[garde(inner(custom(checks::index_url)))]
+    pub index_url: Option<String>,
+
+    /// Further indexes searched besides `indexUrl` (pip's `--extra-index-url`). Credentials are
+    /// never sent to these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(length(max = limits::MAX_URL_LEN), regex(pattern = patterns::INDEX_URL)))]
+    #[garde(custom(|v: &Vec<String>, _: &()| checks::unique(v)), inner(custom(checks::index_url)))]
+    pub extra_index_urls: Vec<String>,
+
+    /// Hosts whose TLS certificate is not verified (pip's `--trusted-host`): `host` or `host:port`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(inner(length(min = 1, max = 261), regex(pattern = patterns::TRUSTED_HOST)))]
+    #[garde(custom(|v: &Vec<String>, _: &()| checks::unique_hosts(v)), inner(custom(checks::trusted_host)))]
+    pub trusted_hosts: Vec<String>,
+
+    /// Username and password for `indexUrl`, read from a Secret in the app's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
+    pub credentials: Option<PythonPackagesCredentials>,
+
+    /// Retries, timeout and what happens when the install fails.
+    #[serde(default)]
+    #[garde(dive)]
+    pub install_policy: InstallPolicy,
+
+    /// The installer run inside the app's image.
+    #[serde(default)]
+    #[garde(skip)]
+    pub installer: Installer,
+
+    /// Where installed environments live: a per-pod emptyDir, or a PVC shared by the replicas.
+    #[serde(default)]
+    #[garde(dive)]
+    pub cache: PackagesCache,
+
+    /// Resources of the `install-packages` init container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub resources: Option<ResourceRequirements>,
+}
+
+/// Where the credentials for `indexUrl` come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PythonPackagesCredentials {
+    #[garde(dive)]
+    pub secret_ref: SecretKeysRef,
+}
+
+/// A Secret in the app's namespace and the keys holding username and password.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeysRef {
+    /// Name of the Secret (a DNS-1123 subdomain).
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::DNS1123_SUBDOMAIN))]
+    #[garde(custom(checks::dns1123_subdomain))]
+    pub name: String,
+    /// Key of the username in the Secret.
+    #[serde(default = "defaults::username_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::SECRET_KEY))]
+    #[garde(custom(checks::secret_key))]
+    pub username_key: String,
+    /// Key of the password in the Secret.
+    #[serde(default = "defaults::password_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::SECRET_KEY))]
+    #[garde(custom(checks::secret_key))]
+    pub password_key: String,
+}
+
+/// Retries, timeout and failure behaviour of the install.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallPolicy {
+    /// Retries after a failed attempt; attempts = retries + 1. Permanent errors (authentication,
+    /// package not found, dependency conflict, hash mismatch) are not retried.
+    #[serde(default = "defaults::install_retries")]
+    #[schemars(range(min = 0, max = limits::MAX_RETRIES))]
+    #[garde(custom(|v: &u32, _: &()| checks::number_in(*v, 0, limits::MAX_RETRIES)))]
+    pub retries: u32,
+    /// Seconds allowed for each attempt.
+    #[serde(default = "defaults::install_timeout")]
+    #[schemars(range(min = limits::MIN_TIMEOUT_SECONDS, max = limits::MAX_TIMEOUT_SECONDS))]
+    #[garde(custom(|v: &u32, _: &()| checks::number_in(*v, limits::MIN_TIMEOUT_SECONDS, limits::MAX_TIMEOUT_SECONDS)))]
+    pub timeout: u32,
+    /// `block`: the pod does not start without its packages. `allow`: it starts without them and
+    /// the status says why.
+    #[serde(default)]
+    #[garde(skip)]
+    pub on_failure: OnFailure,
+}
+
+impl Default for InstallPolicy {
+    fn default() -> Self {
+        Self {
+            retries: defaults::INSTALL_RETRIES,
+            timeout: defaults::INSTALL_TIMEOUT_SECONDS,
+            on_failure: OnFailure::default(),
+        }
+    }
+}
+
+impl InstallPolicy {
+    /// How many times the installer may run: the first attempt plus the retries.
+    pub fn attempts(&self) -> u32 {
+        self.retries + 1
+    }
+}
+
+/// What a failed install does to the pod.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// The init container fails; the pod does not start.
+    #[default]
+    Block,
+    /// The pod starts without the packages; status reports the error.
+    Allow,
+}
+
+/// The installer run in the app's image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Installer {
+    /// `python3 -m pip`.
+    #[default]
+    Pip,
+    /// `uv pip`; `uv` must be on the image's PATH.
+    Uv,
+}
+
+impl Installer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Installer::Pip => "pip",
+            Installer::Uv => "uv",
+        }
+    }
+}
+
+/// The packages cache.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackagesCache {
+    /// `false`: each pod installs into its own emptyDir. `true`: one PVC shared by the replicas;
+    /// one pod installs and the others reuse.
+    #[serde(default)]
+    #[garde(skip)]
+    pub enabled: bool,
+    /// Storage class of the PVC; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[garde(skip)]
+    pub storage_class: Option<String>,
+    /// Size of the PVC, e.g. `1Gi`. It may grow, never shrink.
+    #[serde(default = "defaults::cache_size")]
+    #[schemars(regex(pattern = patterns::QUANTITY), extend("x-kubernetes-validations" = [
+        {"rule": "quantity(self).compareTo(quantity(oldSelf)) >= 0",
+         "message": "cache.size may grow but not shrink: a PVC cannot be made smaller"}
+    ]))]
+    #[garde(skip)]
+    pub size: String,
+    /// Access mode of the PVC. `ReadWriteOnce` with more than one replica only works when all
+    /// replicas land on one node.
+    #[serde(default)]
+    #[garde(skip)]
+    pub access_mode: CacheAccessMode,
+    /// `true`: the PVC is owned by the KasprApp and deleted with it.
+    #[serde(default = "defaults::cache_delete_claim")]
+    #[garde(skip)]
+    pub delete_claim: bool,
+    /// Environments kept besides the current one, for pods of an older rollout.
+    #[serde(default = "defaults::cache_keep_envs")]
+    #[schemars(range(max = limits::MAX_KEEP_ENVS))]
+    #[garde(custom(|v: &u32, _: &()| checks::number_in(*v, 0, limits::MAX_KEEP_ENVS)))]
+    pub keep_envs: u32,
+}
+
+impl Default for PackagesCache {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            storage_class: None,
+            size: defaults::CACHE_SIZE.to_owned(),
+            access_mode: CacheAccessMode::default(),
+            delete_claim: defaults::CACHE_DELETE_CLAIM,
+            keep_envs: defaults::CACHE_KEEP_ENVS,
+        }
+    }
+}
+
+/// Access mode of the packages PVC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CacheAccessMode {
+    #[default]
+    ReadWriteMany,
+    ReadWriteOnce,
+}
+
+impl CacheAccessMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheAccessMode::ReadWriteMany => "ReadWriteMany",
+            CacheAccessMode::ReadWriteOnce => "ReadWriteOnce",
+        }
+    }
+}

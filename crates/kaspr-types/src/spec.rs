@@ -1,0 +1,170 @@
+//! `KasprApp` and its spec: the app, how it reaches Kafka, and how its pods look.
+
+use std::collections::BTreeMap;
+
+use garde::Validate;
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::python_packages::PythonPackagesSpec;
+use crate::status::KasprAppStatus;
+use crate::template::KasprAppTemplate;
+
+/// A Kaspr (Kafka streams) application run as a StatefulSet.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[kube(
+    group = "kaspr.io",
+    version = "v1alpha1",
+    kind = "KasprApp",
+    plural = "kasprapps",
+    singular = "kasprapp",
+    shortname = "kapp",
+    shortname = "kapps",
+    namespaced,
+    status = "KasprAppStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Packages","type":"string","jsonPath":".status.pythonPackages.state"}"#,
+    printcolumn = r#"{"name":"Hash","type":"string","jsonPath":".status.pythonPackages.hash","priority":1}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+// Like the upstream operator, unknown spec fields are kept (not pruned) so that its manifests
+// apply unchanged; the operator reports them as warnings. Sub-objects are strict.
+#[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
+pub struct KasprAppSpec {
+    /// The Kaspr version; selects the image when `image` is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub version: Option<String>,
+    /// The container image. With `pythonPackages` set it must still contain the Kaspr runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub image: Option<String>,
+    /// Number of replicas (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    #[garde(skip)]
+    pub replicas: Option<i32>,
+    /// Kafka bootstrap servers, a comma separated list of `host:port`.
+    #[schemars(length(min = 1))]
+    #[garde(skip)]
+    pub bootstrap_servers: String,
+    /// TLS to Kafka. `{}` enables TLS with the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
+    #[garde(skip)]
+    pub tls: Option<BTreeMap<String, Value>>,
+    /// SASL authentication to Kafka.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub authentication: Option<KafkaAuthentication>,
+    /// Kaspr configuration, passed through to the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
+    #[garde(skip)]
+    pub config: Option<BTreeMap<String, Value>>,
+    /// Resources of the kaspr container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub liveness_probe: Option<ProbeSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub readiness_probe: Option<ProbeSettings>,
+    /// Storage for the app's state (tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub storage: Option<Storage>,
+    /// Customisation of the generated objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub template: Option<KasprAppTemplate>,
+    /// Python packages installed into every replica before it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
+    pub python_packages: Option<PythonPackagesSpec>,
+    /// Fields this operator does not know. They are kept, not lost, and reported as warnings.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    #[garde(skip)]
+    pub unknown_fields: BTreeMap<String, Value>,
+}
+
+/// SASL authentication to Kafka.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KafkaAuthentication {
+    #[serde(rename = "type")]
+    pub kind: KafkaAuthenticationType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret: Option<PasswordSecret>,
+}
+
+/// SASL mechanism.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum KafkaAuthenticationType {
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[serde(rename = "scram-sha-512")]
+    ScramSha512,
+    #[serde(rename = "plain")]
+    Plain,
+}
+
+/// The Secret and key holding the Kafka password.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordSecret {
+    pub secret_name: String,
+    pub password_key: String,
+}
+
+/// Probe timings; the probe itself is the operator's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub failure_threshold: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub initial_delay_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub period_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub success_threshold: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub timeout_seconds: Option<i32>,
+}
+
+/// Storage of the app's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Storage {
+    #[serde(rename = "type")]
+    pub kind: StorageType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_claim: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum StorageType {
+    #[serde(rename = "ephemeral")]
+    Ephemeral,
+    #[serde(rename = "persistent-claim")]
+    PersistentClaim,
+}

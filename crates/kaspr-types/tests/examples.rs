@@ -1,0 +1,108 @@
+//! The manifests in `examples/` (our equivalents of the upstream operator's documented shapes)
+//! parse into the Rust types, validate, and serialise back without losing any field.
+
+use std::path::{Path, PathBuf};
+
+use kaspr_types::KasprApp;
+use serde_json::Value;
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// Every YAML document of kind KasprApp under `examples/`, with the file it came from.
+fn example_documents() -> Vec<(PathBuf, Value)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![examples_dir()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("examples/ is readable") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut docs = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("example is readable");
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(doc).expect("example is YAML");
+            if value["kind"] == "KasprApp" {
+                docs.push((path.clone(), value));
+            }
+        }
+    }
+    docs
+}
+
+/// Each leaf of `input` is present, equal, in `output` (defaults may add more).
+fn assert_contained(input: &Value, output: &Value, at: &str) {
+    match (input, output) {
+        (Value::Object(i), Value::Object(o)) => {
+            for (k, v) in i {
+                let child = o.get(k).unwrap_or_else(|| panic!("{at}.{k} was lost"));
+                assert_contained(v, child, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(i), Value::Array(o)) => {
+            assert_eq!(i.len(), o.len(), "{at}: list length changed");
+            for (n, (a, b)) in i.iter().zip(o).enumerate() {
+                assert_contained(a, b, &format!("{at}[{n}]"));
+            }
+        }
+        (i, o) => assert_eq!(i, o, "{at} changed"),
+    }
+}
+
+#[test]
+fn every_example_parses_validates_and_round_trips() {
+    let docs = example_documents();
+    assert!(
+        docs.len() >= 7,
+        "expected the examples, found {}",
+        docs.len()
+    );
+    for (path, value) in docs {
+        let app: KasprApp = serde_json::from_value(value.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Err(e) = app.spec.check() {
+            panic!("{}: {e}", path.display());
+        }
+        assert!(
+            app.spec.unknown_fields.is_empty(),
+            "{}: unknown fields {:?}",
+            path.display(),
+            app.spec.unknown_fields
+        );
+        let back = serde_json::to_value(&app).expect("serialises");
+        assert_contained(&value, &back, &path.display().to_string());
+    }
+}
+
+#[test]
+fn enterprise_example_has_every_python_packages_field() {
+    let docs = example_documents();
+    let (_, value) = docs
+        .iter()
+        .find(|(p, _)| p.ends_with("enterprise-complete.yaml"))
+        .expect("enterprise-complete.yaml exists");
+    let pp = value["spec"]["pythonPackages"]
+        .as_object()
+        .expect("pythonPackages");
+    for field in [
+        "packages",
+        "indexUrl",
+        "extraIndexUrls",
+        "trustedHosts",
+        "credentials",
+        "installPolicy",
+        "installer",
+        "cache",
+        "resources",
+    ] {
+        assert!(pp.contains_key(field), "enterprise example lacks {field}");
+    }
+}

@@ -1,0 +1,333 @@
+//! Every validation rule: valid inputs pass, each invalid one fails naming its field path.
+
+use kaspr_types::{KasprAppSpec, ValidationErrors};
+
+/// A spec with `pythonPackages` given as YAML (indented under `pythonPackages:`).
+fn spec_with(python_packages: &str) -> KasprAppSpec {
+    let yaml = format!("bootstrapServers: kafka:9092\npythonPackages:\n{python_packages}");
+    serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("test YAML must parse: {e}\n{yaml}"))
+}
+
+fn errors(python_packages: &str) -> ValidationErrors {
+    match spec_with(python_packages).check() {
+        Ok(()) => panic!("expected a validation error for:\n{python_packages}"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts exactly one error, at `path`, whose message contains each of `needles`.
+fn assert_rejected(python_packages: &str, path: &str, needles: &[&str]) {
+    let errs = errors(python_packages);
+    assert_eq!(errs.0.len(), 1, "one error expected, got: {errs}");
+    let e = &errs.0[0];
+    assert_eq!(e.path, path, "wrong path in: {e}");
+    for n in needles {
+        assert!(e.message.contains(n), "message {:?} lacks {n:?}", e.message);
+    }
+}
+
+fn assert_valid(python_packages: &str) {
+    if let Err(e) = spec_with(python_packages).check() {
+        panic!("expected valid, got: {e}\n{python_packages}");
+    }
+}
+
+#[test]
+fn valid_requirements_pass() {
+    for req in [
+        "requests",
+        "requests==2.31.0",
+        "Requests == 2.31.0",
+        "pandas>=2.0,<3",
+        "uvicorn[standard]>=0.24",
+        "importlib-metadata; python_version < '3.10'",
+        "pkg @ https://files.example.com/pkg-1.0-py3-none-any.whl",
+        "zope.interface~=6.0",
+    ] {
+        assert_valid(&format!("  packages: [{req:?}]\n"));
+    }
+}
+
+#[test]
+fn requirement_rules() {
+    let p = "spec.pythonPackages.packages[1]";
+    let case = |bad: &str| format!("  packages: [\"ok\", {bad:?}]\n");
+    assert_rejected(
+        &case("--index-url http://evil/simple"),
+        p,
+        &["installer option", "indexUrl"],
+    );
+    assert_rejected(&case("-e ."), p, &["installer option"]);
+    assert_rejected(&case(""), p, &["empty requirement"]);
+    assert_rejected(&case("   "), p, &["empty requirement"]);
+    assert_rejected(&case("requests\nflask"), p, &["several lines"]);
+    assert_rejected(
+        &case("requests==="),
+        p,
+        &["not a PEP 508 requirement", "\"requests===\""],
+    );
+    assert_rejected(&case("$(touch /tmp/x)"), p, &["not a PEP 508 requirement"]);
+    assert_rejected(
+        &case("requests; rm -rf /"),
+        p,
+        &["not a PEP 508 requirement"],
+    );
+    assert_rejected(&case("`id`"), p, &["not a PEP 508 requirement"]);
+    // A credential in a direct URL is refused and not repeated in the message.
+    let errs = errors(&case("pkg @ https://bob:s3cret@files.example.com/pkg.whl"));
+    assert_eq!(errs.0[0].path, p);
+    assert!(errs.0[0].message.contains("credentials"), "{errs}");
+    assert!(
+        !errs.to_string().contains("s3cret"),
+        "credential leaked: {errs}"
+    );
+}
+
+#[test]
+fn package_count_rules() {
+    assert_rejected(
+        "  packages: []\n",
+        "spec.pythonPackages.packages",
+        &["0 packages", "between 1 and 200"],
+    );
+    let many: Vec<String> = (0..201).map(|i| format!("pkg{i}")).collect();
+    assert_rejected(
+        &format!("  packages: {many:?}\n"),
+        "spec.pythonPackages.packages",
+        &["201 packages"],
+    );
+    let max: Vec<String> = (0..200).map(|i| format!("pkg{i}")).collect();
+    assert_valid(&format!("  packages: {max:?}\n"));
+}
+
+#[test]
+fn index_url_rules() {
+    let path = "spec.pythonPackages.indexUrl";
+    let case = |url: &str| format!("  packages: [requests]\n  indexUrl: {url:?}\n");
+    assert_valid(&case("https://pypi.example.com/simple"));
+    assert_valid(&case("http://10.0.0.5:8080/simple/"));
+    assert_rejected(
+        &case("ftp://x"),
+        path,
+        &["\"ftp\" is not supported", "https://"],
+    );
+    assert_rejected(&case("not a url"), path, &["whitespace"]);
+    assert_rejected(&case("pypi.example.com/simple"), path, &["not a URL"]);
+    assert_rejected(
+        &case("https://pypi.example.com/simple#frag"),
+        path,
+        &["fragment"],
+    );
+    assert_rejected(&case("https:///simple"), path, &["no host"]);
+    let errs = errors(&case("https://alice:hunter2@pypi.example.com/simple"));
+    assert_eq!(errs.0[0].path, path);
+    assert!(
+        errs.0[0].message.contains("credentials.secretRef"),
+        "{errs}"
+    );
+    assert!(errs.0[0].message.contains("***@pypi.example.com"), "{errs}");
+    assert!(
+        !errs.to_string().contains("hunter2") && !errs.to_string().contains("alice"),
+        "{errs}"
+    );
+}
+
+#[test]
+fn extra_index_url_rules() {
+    let case = |urls: &str| format!("  packages: [requests]\n  extraIndexUrls: {urls}\n");
+    assert_valid(&case(
+        r#"["https://a.example/simple", "https://b.example/simple"]"#,
+    ));
+    assert_rejected(
+        &case(r#"["https://a.example/simple", "ftp://b.example"]"#),
+        "spec.pythonPackages.extraIndexUrls[1]",
+        &["scheme"],
+    );
+    assert_rejected(
+        &case(r#"["https://a.example/simple", "https://a.example/simple"]"#),
+        "spec.pythonPackages.extraIndexUrls",
+        &["more than once"],
+    );
+    assert_rejected(
+        &case(r#"["https://a.example/$(touch /tmp/x) x"]"#),
+        "spec.pythonPackages.extraIndexUrls[0]",
+        &["whitespace"],
+    );
+}
+
+#[test]
+fn trusted_host_rules() {
+    let case = |hosts: &str| format!("  packages: [requests]\n  trustedHosts: {hosts}\n");
+    assert_valid(&case(
+        r#"["pypi.example.com", "10.0.0.5:8080", "[::1]:3141", "localhost"]"#,
+    ));
+    for bad in [
+        "https://pypi.example.com",
+        "pypi.example.com/simple",
+        "-bad.example",
+        "host:0",
+        "host:99999",
+        "a b",
+        "[zz]",
+        "host;id",
+    ] {
+        assert_rejected(
+            &case(&format!("[{bad:?}]")),
+            "spec.pythonPackages.trustedHosts[0]",
+            &["is not a host", "hostname or IP"],
+        );
+    }
+    assert_rejected(
+        &case(r#"["Pypi.Example.com", "pypi.example.com"]"#),
+        "spec.pythonPackages.trustedHosts",
+        &["more than once"],
+    );
+}
+
+#[test]
+fn credentials_rules() {
+    let with_index = "  packages: [requests]\n  indexUrl: https://pypi.example.com/simple\n";
+    assert_valid(&format!(
+        "{with_index}  credentials: {{secretRef: {{name: pypi-creds}}}}\n"
+    ));
+    assert_valid(&format!(
+        "{with_index}  credentials: {{secretRef: {{name: a.b-c, usernameKey: user_name, passwordKey: .pass}}}}\n"
+    ));
+    assert_rejected(
+        &format!("{with_index}  credentials: {{secretRef: {{name: Pypi_Creds}}}}\n"),
+        "spec.pythonPackages.credentials.secretRef.name",
+        &["\"Pypi_Creds\"", "DNS-1123"],
+    );
+    assert_rejected(
+        &format!(
+            "{with_index}  credentials: {{secretRef: {{name: x, passwordKey: \"pass word\"}}}}\n"
+        ),
+        "spec.pythonPackages.credentials.secretRef.passwordKey",
+        &["not a valid Secret key"],
+    );
+    assert_rejected(
+        "  packages: [requests]\n  credentials: {secretRef: {name: pypi-creds}}\n",
+        "spec.pythonPackages.credentials",
+        &["requires indexUrl"],
+    );
+}
+
+#[test]
+fn install_policy_rules() {
+    let case = |policy: &str| format!("  packages: [requests]\n  installPolicy: {policy}\n");
+    assert_valid(&case("{retries: 0, timeout: 10}"));
+    assert_valid(&case("{retries: 10, timeout: 86400, onFailure: allow}"));
+    assert_rejected(
+        &case("{retries: 11}"),
+        "spec.pythonPackages.installPolicy.retries",
+        &["11", "0 to 10"],
+    );
+    assert_rejected(
+        &case("{timeout: 9}"),
+        "spec.pythonPackages.installPolicy.timeout",
+        &["10 to 86400"],
+    );
+    assert_rejected(
+        &case("{timeout: 86401}"),
+        "spec.pythonPackages.installPolicy.timeout",
+        &["86401"],
+    );
+    assert_rejected(
+        "  packages: [requests]\n  cache: {keepEnvs: 51}\n",
+        "spec.pythonPackages.cache.keepEnvs",
+        &["0 to 50"],
+    );
+}
+
+#[test]
+fn enums_and_unknown_fields_are_refused_when_parsing() {
+    for (yaml, needle) in [
+        (
+            "  packages: [a]\n  installPolicy: {onFailure: warn}\n",
+            "warn",
+        ),
+        ("  packages: [a]\n  installer: conda\n", "conda"),
+        (
+            "  packages: [a]\n  cache: {accessMode: ReadOnlyMany}\n",
+            "ReadOnlyMany",
+        ),
+        ("  packages: [a]\n  bogus: 1\n", "bogus"),
+        ("  packages: [a]\n  installPolicy: {retries: -1}\n", "-1"),
+    ] {
+        let text = format!("bootstrapServers: k:9092\npythonPackages:\n{yaml}");
+        let err = serde_yaml::from_str::<KasprAppSpec>(&text)
+            .expect_err(yaml)
+            .to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn defaults_are_applied() {
+    let spec = spec_with("  packages: [requests]\n  credentials: {secretRef: {name: s}}\n");
+    let pp = spec.python_packages.expect("pythonPackages");
+    assert_eq!(
+        pp.install_policy.retries,
+        kaspr_types::defaults::INSTALL_RETRIES
+    );
+    assert_eq!(pp.install_policy.attempts(), 4);
+    assert_eq!(pp.install_policy.timeout, 600);
+    assert_eq!(pp.install_policy.on_failure, kaspr_types::OnFailure::Block);
+    assert_eq!(pp.installer, kaspr_types::Installer::Pip);
+    assert!(!pp.cache.enabled);
+    assert_eq!(pp.cache.size, "1Gi");
+    assert_eq!(
+        pp.cache.access_mode,
+        kaspr_types::CacheAccessMode::ReadWriteMany
+    );
+    assert!(pp.cache.delete_claim);
+    assert_eq!(pp.cache.keep_envs, 2);
+    let creds = pp.credentials.expect("credentials");
+    assert_eq!(creds.secret_ref.username_key, "username");
+    assert_eq!(creds.secret_ref.password_key, "password");
+}
+
+#[test]
+fn several_errors_are_all_reported_sorted_by_path() {
+    let errs = errors(
+        "  packages: [\"-e .\"]\n  indexUrl: ftp://x\n  trustedHosts: [\"a b\"]\n  installPolicy: {retries: 99}\n",
+    );
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "spec.pythonPackages.indexUrl",
+            "spec.pythonPackages.installPolicy.retries",
+            "spec.pythonPackages.packages[0]",
+            "spec.pythonPackages.trustedHosts[0]",
+        ]
+    );
+    assert_eq!(errs.to_string().lines().count(), 4);
+}
+
+#[test]
+fn warnings() {
+    let mut spec =
+        spec_with("  packages: [a]\n  cache: {enabled: true, accessMode: ReadWriteOnce}\n");
+    spec.replicas = Some(3);
+    spec.image = Some("registry.example/kaspr:custom".into());
+    let w = spec.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("spec.image"));
+    assert!(w[1].contains("ReadWriteOnce with 3 replicas"));
+    spec.replicas = Some(1);
+    spec.image = None;
+    assert!(spec.warnings().is_empty());
+}
+
+#[test]
+fn unknown_spec_fields_are_kept_and_warned_about() {
+    let spec: KasprAppSpec =
+        serde_yaml::from_str("bootstrapServers: k:9092\nfutureField: {a: 1}\n").expect("parses");
+    assert_eq!(
+        spec.warnings(),
+        ["spec.futureField: unknown field, ignored by this operator"]
+    );
+    let back = serde_json::to_value(&spec).expect("serialises");
+    assert_eq!(back["futureField"]["a"], 1);
+}
