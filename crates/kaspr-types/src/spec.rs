@@ -31,9 +31,6 @@ use crate::template::KasprAppTemplate;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
-// Like the upstream operator, unknown spec fields are kept (not pruned) so that its manifests
-// apply unchanged; the operator reports them as warnings. Sub-objects are strict.
-#[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct KasprAppSpec {
     /// The Kaspr version; selects the image when `image` is unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,7 +85,9 @@ pub struct KasprAppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(dive)]
     pub python_packages: Option<PythonPackagesSpec>,
-    /// Fields this operator does not know. They are kept, not lost, and reported as warnings.
+    /// Fields this operator does not know. The API server refuses them (strict field validation)
+    /// or prunes them; when a manifest is read from a file (`render`) they are kept here so that
+    /// [`KasprAppSpec::check`] can name them instead of silently dropping them.
     #[serde(flatten)]
     #[schemars(skip)]
     #[garde(skip)]

@@ -72,11 +72,7 @@ impl KasprAppSpec {
 
     /// Things that are allowed but probably not what the user meant.
     pub fn warnings(&self) -> Vec<String> {
-        let mut warnings: Vec<String> = self
-            .unknown_fields
-            .keys()
-            .map(|k| format!("spec.{k}: unknown field, ignored by this operator"))
-            .collect();
+        let mut warnings = Vec::new();
         if let Some(pp) = &self.python_packages {
             if self.image.is_some() {
                 warnings.push(
@@ -103,16 +99,26 @@ impl KasprAppSpec {
 /// Rules that span fields. The CRD has them as CEL too; they are repeated here for `render` and
 /// for API servers that skip CEL.
 fn cross_field_errors(spec: &KasprAppSpec) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if let Some(pp) = &spec.python_packages {
-        if pp.credentials.is_some() && pp.index_url.is_none() {
-            errors.push(FieldError {
-                path: "spec.pythonPackages.credentials".to_owned(),
-                message: "credentials requires indexUrl: credentials are only sent to the host of \
-                          indexUrl; set spec.pythonPackages.indexUrl to your private index"
-                    .to_owned(),
-            });
-        }
+    let mut errors: Vec<FieldError> = spec
+        .unknown_fields
+        .keys()
+        .map(|k| FieldError {
+            path: format!("spec.{k}"),
+            message: "unknown field; check its spelling against the KasprApp reference \
+                      (`kubectl explain kasprapp.spec`)"
+                .to_owned(),
+        })
+        .collect();
+    if let Some(pp) = &spec.python_packages
+        && pp.credentials.is_some()
+        && pp.index_url.is_none()
+    {
+        errors.push(FieldError {
+            path: "spec.pythonPackages.credentials".to_owned(),
+            message: "credentials requires indexUrl: credentials are only sent to the host of \
+                      indexUrl; set spec.pythonPackages.indexUrl to your private index"
+                .to_owned(),
+        });
     }
     errors
 }
@@ -272,10 +278,8 @@ pub(crate) mod checks {
                 None => (Some(value), ""),
             },
         };
-        if let Some(host) = host {
-            if !is_hostname(host) {
-                return bad();
-            }
+        if host.is_some_and(|h| !is_hostname(h)) {
+            return bad();
         }
         if !port.is_empty() {
             match port.strip_prefix(':').map(u16::from_str) {

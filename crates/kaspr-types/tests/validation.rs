@@ -321,13 +321,13 @@ fn warnings() {
 }
 
 #[test]
-fn unknown_spec_fields_are_kept_and_warned_about() {
+fn unknown_spec_fields_are_kept_and_refused() {
     let spec: KasprAppSpec =
-        serde_yaml::from_str("bootstrapServers: k:9092\nfutureField: {a: 1}\n").expect("parses");
-    assert_eq!(
-        spec.warnings(),
-        ["spec.futureField: unknown field, ignored by this operator"]
-    );
+        serde_yaml::from_str("bootstrapServers: k:9092\npythonPackage: {a: 1}\n").expect("parses");
+    let errs = spec.check().expect_err("unknown field");
+    assert_eq!(errs.0.len(), 1);
+    assert_eq!(errs.0[0].path, "spec.pythonPackage");
+    assert!(errs.0[0].message.contains("unknown field"));
     let back = serde_json::to_value(&spec).expect("serialises");
-    assert_eq!(back["futureField"]["a"], 1);
+    assert_eq!(back["pythonPackage"]["a"], 1, "kept, not lost");
 }

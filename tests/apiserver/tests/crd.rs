@@ -1,0 +1,248 @@
+//! The generated CRD against a real API server: accepted, Established, defaults applied,
+//! malformed resources rejected with a field path, status written by server-side apply.
+
+use kaspr_apiserver_tests::{FIELD_MANAGER, client_with_crd};
+use kaspr_types::{KasprApp, KasprAppStatus};
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, ValidationDirective};
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "default";
+
+fn app(name: &str, python_packages: Value) -> Value {
+    json!({
+        "apiVersion": "kaspr.io/v1alpha1",
+        "kind": "KasprApp",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"bootstrapServers": "kafka:9092", "pythonPackages": python_packages}
+    })
+}
+
+/// Server-side applies `object` with strict field validation; returns the server's error text on
+/// refusal. Objects are sent as JSON, so malformed ones need not fit the Rust type.
+async fn apply(api: &Api<KasprApp>, object: Value) -> Result<KasprApp, String> {
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.field_validation = Some(ValidationDirective::Strict);
+    api.patch(&name, &params, &Patch::Apply(&object))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The object as stored, read as untyped JSON so that Rust-side serde defaults cannot mask a
+/// default the server failed to apply.
+async fn get_untyped(client: &Client, name: &str) -> Value {
+    let resource = ApiResource::erase::<KasprApp>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &resource);
+    api.get(name)
+        .await
+        .unwrap_or_else(|e| panic!("reading {name}: {e}"))
+        .data
+}
+
+#[tokio::test]
+async fn full_app_is_accepted_and_read_back_with_defaults() {
+    let client = client_with_crd().await;
+    let api: Api<KasprApp> = Api::namespaced(client.clone(), NAMESPACE);
+    let object = app(
+        "full",
+        json!({
+            "packages": ["requests==2.31.0", "pandas>=2.0"],
+            "indexUrl": "https://pypi.example.com/simple",
+            "extraIndexUrls": ["https://mirror.example.com/simple"],
+            "trustedHosts": ["pypi.example.com", "10.0.0.5:8080"],
+            "credentials": {"secretRef": {"name": "pypi-creds"}},
+            "installPolicy": {"retries": 5},
+            "installer": "uv",
+            "cache": {"enabled": true, "size": "5Gi", "storageClass": "fast"},
+            "resources": {"requests": {"cpu": "100m"}}
+        }),
+    );
+    apply(&api, object)
+        .await
+        .expect("a full KasprApp is accepted");
+    let read = api.get("full").await.expect("read back");
+    let pp = read.spec.python_packages.expect("pythonPackages kept");
+    assert_eq!(pp.packages, ["requests==2.31.0", "pandas>=2.0"]);
+    assert_eq!(pp.installer, kaspr_types::Installer::Uv);
+    assert_eq!(pp.install_policy.retries, 5);
+    // Defaults the server filled in (visible to `kubectl get -o yaml`).
+    let raw = get_untyped(&client, "full").await;
+    let spp = &raw["spec"]["pythonPackages"];
+    assert_eq!(spp["installPolicy"]["timeout"], 600);
+    assert_eq!(spp["installPolicy"]["onFailure"], "block");
+    assert_eq!(spp["credentials"]["secretRef"]["usernameKey"], "username");
+    assert_eq!(spp["credentials"]["secretRef"]["passwordKey"], "password");
+    assert_eq!(spp["cache"]["accessMode"], "ReadWriteMany");
+    assert_eq!(spp["cache"]["deleteClaim"], true);
+    assert_eq!(spp["cache"]["keepEnvs"], 2);
+}
+
+#[tokio::test]
+async fn server_fills_defaults_of_omitted_objects() {
+    let client = client_with_crd().await;
+    let api: Api<KasprApp> = Api::namespaced(client.clone(), NAMESPACE);
+    apply(&api, app("minimal", json!({"packages": ["requests"]})))
+        .await
+        .expect("accepted");
+    let obj = get_untyped(&client, "minimal").await;
+    let pp = &obj["spec"]["pythonPackages"];
+    assert_eq!(
+        pp["installPolicy"],
+        json!({"retries": 3, "timeout": 600, "onFailure": "block"})
+    );
+    assert_eq!(pp["installer"], "pip");
+    assert_eq!(
+        pp["cache"],
+        json!({"enabled": false, "size": "1Gi", "accessMode": "ReadWriteMany", "deleteClaim": true, "keepEnvs": 2})
+    );
+}
+
+#[tokio::test]
+async fn malformed_apps_are_rejected_with_a_field_path() {
+    let client = client_with_crd().await;
+    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let cases = [
+        (
+            json!({"packages": ["a"], "indexUrl": "ftp://x"}),
+            "spec.pythonPackages.indexUrl",
+        ),
+        (
+            json!({"packages": ["a"], "extraIndexUrls": ["https://ok.example", "https://u:p@x.example"]}),
+            "spec.pythonPackages.extraIndexUrls[1]",
+        ),
+        (
+            json!({"packages": ["a"], "installPolicy": {"onFailure": "warn"}}),
+            "spec.pythonPackages.installPolicy.onFailure",
+        ),
+        (
+            json!({"packages": ["a"], "installPolicy": {"retries": -1}}),
+            "spec.pythonPackages.installPolicy.retries",
+        ),
+        (
+            json!({"packages": ["a"], "installPolicy": {"retries": 11}}),
+            "spec.pythonPackages.installPolicy.retries",
+        ),
+        (
+            json!({"packages": ["a"], "installPolicy": {"timeout": 5}}),
+            "spec.pythonPackages.installPolicy.timeout",
+        ),
+        (
+            json!({"packages": ["a"], "credentials": {"secretRef": {"name": "creds"}}}),
+            "spec.pythonPackages.credentials",
+        ),
+        (
+            json!({"packages": ["a"], "bogus": 1}),
+            "spec.pythonPackages.bogus",
+        ),
+        (json!({"packages": []}), "spec.pythonPackages.packages"),
+        (
+            json!({"packages": ["--index-url http://x"]}),
+            "spec.pythonPackages.packages[0]",
+        ),
+        (
+            json!({"packages": ["a"], "trustedHosts": ["h.example", "h.example"]}),
+            "spec.pythonPackages.trustedHosts",
+        ),
+        (
+            json!({"packages": ["a"], "trustedHosts": ["https://h.example"]}),
+            "spec.pythonPackages.trustedHosts[0]",
+        ),
+        (
+            json!({"packages": ["a"], "cache": {"accessMode": "ReadOnlyMany"}}),
+            "spec.pythonPackages.cache.accessMode",
+        ),
+        (
+            json!({"packages": ["a"], "cache": {"size": "lots"}}),
+            "spec.pythonPackages.cache.size",
+        ),
+        (
+            json!({"packages": ["a"], "installer": "conda"}),
+            "spec.pythonPackages.installer",
+        ),
+    ];
+    for (n, (pp, path)) in cases.into_iter().enumerate() {
+        let err = apply(&api, app(&format!("bad-{n}"), pp.clone()))
+            .await
+            .expect_err(&format!("the server accepted {pp}"));
+        assert!(
+            err.contains(path),
+            "error for {pp} does not name {path}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_spec_field_is_rejected() {
+    let client = client_with_crd().await;
+    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let mut object = app("typo", json!({"packages": ["a"]}));
+    object["spec"]["pythonPackage"] = json!({"packages": ["a"]});
+    let err = apply(&api, object)
+        .await
+        .expect_err("a misspelt field is refused");
+    assert!(err.contains("spec.pythonPackage"), "{err}");
+}
+
+#[tokio::test]
+async fn cache_size_may_grow_but_not_shrink() {
+    let client = client_with_crd().await;
+    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let _ = api.delete("sized", &Default::default()).await;
+    let with_size = |size: &str| {
+        app(
+            "sized",
+            json!({"packages": ["a"], "cache": {"enabled": true, "size": size}}),
+        )
+    };
+    apply(&api, with_size("2Gi")).await.expect("created");
+    apply(&api, with_size("3Gi"))
+        .await
+        .expect("growing is allowed");
+    let err = apply(&api, with_size("1Gi"))
+        .await
+        .expect_err("shrinking is refused");
+    assert!(err.contains("may grow but not shrink"), "{err}");
+}
+
+#[tokio::test]
+async fn status_subresource_accepts_python_packages_status() {
+    let client = client_with_crd().await;
+    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    apply(
+        &api,
+        app("with-status", json!({"packages": ["requests==2.31.0"]})),
+    )
+    .await
+    .expect("created");
+    let status: KasprAppStatus = serde_json::from_value(json!({
+        "observedGeneration": 1,
+        "availableMembers": "1/1",
+        "conditions": [{
+            "type": "PythonPackagesReady", "status": "True", "reason": "Installed",
+            "message": "installed by with-status-app-0 in 45s",
+            "lastTransitionTime": "2026-11-26T10:30:45Z", "observedGeneration": 1
+        }],
+        "pythonPackages": {
+            "state": "Ready", "hash": "a38d296f011adb6e", "installed": ["requests==2.31.0"],
+            "lastInstallTime": "2026-11-26T10:30:45Z", "installDuration": "45s",
+            "installedBy": "with-status-app-0", "cacheMode": "per-pod",
+            "cacheUsage": {"totalBytes": 1000, "usedBytes": 850, "availableBytes": 150, "usagePercent": 85.0},
+            "warnings": ["Package cache 85.0% full"], "errorType": "disk_full", "error": "example"
+        }
+    }))
+    .expect("status JSON fits the type");
+    let patch = json!({"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp", "status": status});
+    api.patch_status(
+        "with-status",
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .expect("status accepted by server-side apply");
+    let read = api.get_status("with-status").await.expect("read status");
+    assert_eq!(read.status, Some(status));
+}
