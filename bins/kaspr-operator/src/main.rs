@@ -1,8 +1,8 @@
 //! `kaspr-operator`: the operator binary.
 //!
-//! - `crd`               print the KasprApp CustomResourceDefinition
-//! - `check -f FILE`     validate the KasprApps in a manifest without a cluster: every error with
-//!                       its field path, the warnings, and the packages hash each app would roll out
+//! - `crd`: print the KasprApp CustomResourceDefinition
+//! - `check -f FILE`: validate the KasprApps in a manifest without a cluster: every error with
+//!   its field path, the warnings, and the packages hash each app would roll out
 
 mod check;
 
