@@ -1,0 +1,187 @@
+//! Rendering the script and listing the environment it needs.
+
+use askama::Template;
+use kaspr_hash::PackagesHash;
+use kaspr_types::{OnFailure, PythonPackagesSpec};
+
+/// Names of the environment variables the script reads.
+pub mod env_names {
+    pub const PACKAGES: &str = "PACKAGES";
+    pub const INDEX_URL: &str = "INDEX_URL";
+    pub const EXTRA_INDEX_URLS: &str = "EXTRA_INDEX_URLS";
+    pub const TRUSTED_HOSTS: &str = "TRUSTED_HOSTS";
+    pub const PYPI_USERNAME: &str = "PYPI_USERNAME";
+    pub const PYPI_PASSWORD: &str = "PYPI_PASSWORD";
+    pub const PACKAGES_HASH: &str = "PACKAGES_HASH";
+    pub const POD_NAME: &str = "POD_NAME";
+}
+
+/// Longest pause between two attempts.
+const BACKOFF_CAP_SECONDS: u32 = 60;
+/// Beyond the attempt timeout, how long a lease may go without a heartbeat before it is stale.
+const STALE_MARGIN_SECONDS: u32 = 300;
+/// Slack on top of the longest legitimate hold of the lock.
+const LOCK_WAIT_MARGIN_SECONDS: u32 = 120;
+/// `timeout -k`: grace after SIGTERM before the installer is killed.
+const KILL_GRACE_SECONDS: u32 = 10;
+
+/// Where things live inside the pod. The defaults are the operator's layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The packages root: the shared PVC, or a per-pod emptyDir when the cache is off.
+    pub root: String,
+    /// The per-pod symlink the main container's PYTHONPATH names.
+    pub site_link: String,
+    /// Where the JSON report goes (the container's terminationMessagePath).
+    pub report: String,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self {
+            root: "/packages".into(),
+            site_link: "/python-env/site".into(),
+            report: "/dev/termination-log".into(),
+        }
+    }
+}
+
+/// Where an environment variable's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvSource {
+    /// A literal value.
+    Value(String),
+    /// A key of a Secret in the pod's namespace (`secretKeyRef`).
+    SecretKey { secret: String, key: String },
+    /// The pod's own name (downward API `metadata.name`).
+    PodName,
+}
+
+/// One environment variable of the init container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptEnv {
+    pub name: &'static str,
+    pub source: EnvSource,
+}
+
+/// The rendered script and the environment it expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallScript {
+    /// Run it with `/bin/sh -c`.
+    pub script: String,
+    pub env: Vec<ScriptEnv>,
+}
+
+#[derive(Template)]
+#[template(path = "install.sh")]
+struct InstallTemplate<'a> {
+    root: &'a str,
+    site_link: &'a str,
+    report_path: &'a str,
+    installer: &'static str,
+    cache_mode: &'static str,
+    attempts: u32,
+    timeout: u32,
+    lock_wait: u32,
+    stale_after: u32,
+    keep_envs: u32,
+    backoff_cap: u32,
+    on_failure: &'static str,
+}
+
+/// Renders the install script for a validated spec.
+///
+/// Call `KasprAppSpec::check` first: this function trusts the spec's numbers and enums (they are
+/// all it writes into the script) and passes every string through the environment.
+pub fn render(
+    spec: &PythonPackagesSpec,
+    hash: &PackagesHash,
+    paths: &Paths,
+) -> Result<InstallScript, askama::Error> {
+    let policy = &spec.install_policy;
+    let attempts = policy.attempts();
+    let template = InstallTemplate {
+        root: &paths.root,
+        site_link: &paths.site_link,
+        report_path: &paths.report,
+        installer: spec.installer.as_str(),
+        cache_mode: if spec.cache.enabled {
+            "shared-pvc"
+        } else {
+            "per-pod"
+        },
+        attempts,
+        timeout: policy.timeout,
+        lock_wait: lock_wait_seconds(attempts, policy.timeout),
+        stale_after: policy.timeout.saturating_add(STALE_MARGIN_SECONDS),
+        keep_envs: spec.cache.keep_envs,
+        backoff_cap: BACKOFF_CAP_SECONDS,
+        on_failure: match policy.on_failure {
+            OnFailure::Block => "block",
+            OnFailure::Allow => "allow",
+        },
+    };
+    Ok(InstallScript {
+        script: template.render()?,
+        env: script_env(spec, hash),
+    })
+}
+
+/// How long a pod waits for another pod's install: as long as that install may legitimately
+/// take (every attempt at its timeout plus the kill grace and the backoff), plus a margin.
+fn lock_wait_seconds(attempts: u32, timeout: u32) -> u32 {
+    let per_attempt = timeout
+        .saturating_add(KILL_GRACE_SECONDS)
+        .saturating_add(BACKOFF_CAP_SECONDS);
+    attempts
+        .saturating_mul(per_attempt)
+        .saturating_add(LOCK_WAIT_MARGIN_SECONDS)
+}
+
+fn script_env(spec: &PythonPackagesSpec, hash: &PackagesHash) -> Vec<ScriptEnv> {
+    use env_names::*;
+    let value = |name, v: String| ScriptEnv {
+        name,
+        source: EnvSource::Value(v),
+    };
+    let mut env = vec![
+        value(
+            PACKAGES,
+            spec.packages
+                .iter()
+                .map(|p| p.trim())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        value(PACKAGES_HASH, hash.to_string()),
+        ScriptEnv {
+            name: POD_NAME,
+            source: EnvSource::PodName,
+        },
+    ];
+    if let Some(url) = &spec.index_url {
+        env.push(value(INDEX_URL, url.clone()));
+    }
+    if !spec.extra_index_urls.is_empty() {
+        env.push(value(EXTRA_INDEX_URLS, spec.extra_index_urls.join("\n")));
+    }
+    if !spec.trusted_hosts.is_empty() {
+        env.push(value(TRUSTED_HOSTS, spec.trusted_hosts.join("\n")));
+    }
+    if let Some(creds) = &spec.credentials {
+        let secret = &creds.secret_ref;
+        for (name, key) in [
+            (PYPI_USERNAME, &secret.username_key),
+            (PYPI_PASSWORD, &secret.password_key),
+        ] {
+            env.push(ScriptEnv {
+                name,
+                source: EnvSource::SecretKey {
+                    secret: secret.name.clone(),
+                    key: key.clone(),
+                },
+            });
+        }
+    }
+    env
+}

@@ -1,0 +1,119 @@
+"""Test fixtures for the install-script tests: wheels and small servers. Standard library only.
+
+  fixtures.py wheels DIR            build the test wheels (DIR/main and DIR/extra)
+  fixtures.py htpasswd FILE         write FILE for user $HT_USER with password $HT_PASSWORD
+  fixtures.py index DIR PORT LOG    a PEP 503 index on 127.0.0.2 that logs each request's
+                                    Authorization header to LOG
+  fixtures.py hang PORT             accepts connections and never answers
+"""
+import base64
+import hashlib
+import http.server
+import os
+import socket
+import sys
+import time
+import zipfile
+
+
+def wheel(directory, name, version, files, requires=()):
+    dist = name.replace("-", "_")
+    info = "%s-%s.dist-info" % (dist, version)
+    meta = ["Metadata-Version: 2.1", "Name: %s" % name, "Version: %s" % version]
+    meta += ["Requires-Dist: %s" % r for r in requires]
+    content = dict(files)
+    content[info + "/METADATA"] = ("\n".join(meta) + "\n").encode()
+    content[info + "/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: kaspr-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = []
+    for path, data in content.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+    record.append(info + "/RECORD,,")
+    content[info + "/RECORD"] = ("\n".join(record) + "\n").encode()
+    path = os.path.join(directory, "%s-%s-py3-none-any.whl" % (dist, version))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name_, data in content.items():
+            z.writestr(name_, data)
+
+
+def module(name, version):
+    return {"%s/__init__.py" % name: ("VERSION = %r\n" % version).encode()}
+
+
+def build_wheels(out):
+    main = os.path.join(out, "main")
+    extra = os.path.join(out, "extra")
+    os.makedirs(main, exist_ok=True)
+    os.makedirs(extra, exist_ok=True)
+    wheel(main, "kaspr-demo-dep", "1.0", module("kaspr_demo_dep", "1.0"))
+    wheel(main, "kaspr-demo", "1.0", module("kaspr_demo", "1.0"), ["kaspr-demo-dep>=1.0"])
+    wheel(main, "kaspr-demo", "2.0", module("kaspr_demo", "2.0"), ["kaspr-demo-dep>=1.0"])
+    wheel(main, "kaspr-other", "1.0", module("kaspr_other", "1.0"))
+    wheel(main, "kaspr-conflict", "1.0", module("kaspr_conflict", "1.0"), ["kaspr-demo==1.0"])
+    # Large-ish and incompressible: for the full-disk test and a realistic copy.
+    big = dict(module("kaspr_big", "1.0"))
+    big["kaspr_big/blob.bin"] = os.urandom(6 * 1024 * 1024)
+    wheel(main, "kaspr-big", "1.0", big)
+    wheel(extra, "kaspr-extra-only", "1.0", module("kaspr_extra_only", "1.0"))
+
+
+class Index(http.server.BaseHTTPRequestHandler):
+    root = ""
+    log = ""
+
+    def do_GET(self):
+        with open(self.log, "a") as f:
+            f.write("%s %s\n" % (self.path, self.headers.get("Authorization", "-")))
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        if len(parts) == 2 and parts[0] == "simple":
+            links = ""
+            for name in sorted(os.listdir(self.root)):
+                if name.replace("_", "-").lower().startswith(parts[1].lower() + "-"):
+                    links += "<a href=\"/files/%s\">%s</a>\n" % (name, name)
+            return self.reply(200, ("<html><body>%s</body></html>" % links).encode(), "text/html")
+        if len(parts) == 1 and parts[0] == "simple":
+            return self.reply(200, b"<html></html>", "text/html")
+        if len(parts) == 2 and parts[0] == "files":
+            path = os.path.join(self.root, os.path.basename(parts[1]))
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    return self.reply(200, f.read(), "application/octet-stream")
+        self.reply(404, b"not found", "text/plain")
+
+    def reply(self, code, body, kind):
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_index(root, port, log):
+    Index.root, Index.log = root, log
+    http.server.ThreadingHTTPServer(("127.0.0.2", int(port)), Index).serve_forever()
+
+
+def hang(port):
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", int(port)))
+    server.listen(64)
+    held = []
+    while True:
+        conn, _ = server.accept()
+        held.append(conn)
+
+
+def htpasswd(path):
+    from passlib.apache import HtpasswdFile
+    ht = HtpasswdFile(path, new=True)
+    ht.set_password(os.environ["HT_USER"], os.environ["HT_PASSWORD"])
+    ht.save()
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    {"wheels": build_wheels, "index": serve_index, "hang": hang, "htpasswd": htpasswd}[command](*args)

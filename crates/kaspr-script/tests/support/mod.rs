@@ -1,0 +1,453 @@
+//! The real parts the install-script tests run against: the shells, a venv with pip, uv and
+//! pypiserver (prepared by `cargo xtask test`), wheels built for the tests, and local servers.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use kaspr_script::{EnvSource, InstallReport, Paths, render};
+use kaspr_types::PythonPackagesSpec;
+
+pub const USER: &str = "kaspr-user";
+/// Every character that broke the upstream operator's credential handling.
+pub const PASSWORD: &str = "p@ss:w/o#r%d 'q' \"dq\" $(touch /tmp/kaspr-pwned) `id` \\ end";
+
+pub const SHELLS: [&str; 3] = ["dash", "bash", "busybox"];
+
+/// The venv with python3 + pip, uv and pypiserver.
+pub fn venv() -> PathBuf {
+    let path = std::env::var("KASPR_TEST_VENV").map(PathBuf::from).unwrap_or_else(|_| {
+        panic!("KASPR_TEST_VENV is not set: run these tests with `cargo xtask test`, which prepares a venv with pip, uv and pypiserver")
+    });
+    for tool in ["python3", "uv", "pypi-server"] {
+        assert!(
+            path.join("bin").join(tool).exists(),
+            "{tool} missing in {}: run `cargo xtask test`",
+            path.display()
+        );
+    }
+    path
+}
+
+/// The command line that runs a script with `shell`.
+pub fn shell_command(shell: &str) -> Command {
+    let (program, args): (&str, &[&str]) = match shell {
+        "busybox" => ("busybox", &["sh", "-c"]),
+        other => (other, &["-c"]),
+    };
+    let found = ["/usr/bin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.exists());
+    let path = found.unwrap_or_else(|| {
+        panic!("{program} is not installed: apt-get install dash bash busybox (.ci/run does this)")
+    });
+    // By absolute path: the script's PATH holds only the protocol's tools.
+    let mut cmd = Command::new(path);
+    cmd.args(args);
+    cmd
+}
+
+fn fixtures_py() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fixtures.py")
+}
+
+fn python() -> PathBuf {
+    venv().join("bin/python3")
+}
+
+/// The test wheels, built once per test binary.
+pub fn wheels() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ok = Command::new(python())
+            .arg(fixtures_py())
+            .arg("wheels")
+            .arg(dir.path())
+            .status();
+        assert!(ok.is_ok_and(|s| s.success()), "building test wheels failed");
+        dir
+    })
+    .path()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A background server, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn wait_ready(mut self, host: &str, port: u16) -> Self {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect((host, port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("server exited ({status}) before listening: {err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server on {host}:{port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// pypiserver on 127.0.0.1 serving `wheels()/main`; downloads and listings need USER/PASSWORD.
+pub fn pypiserver() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let htpasswd = dir.path().join("htpasswd");
+    let ok = Command::new(python())
+        .arg(fixtures_py())
+        .arg("htpasswd")
+        .arg(&htpasswd)
+        .env("HT_USER", USER)
+        .env("HT_PASSWORD", PASSWORD)
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "writing htpasswd (passlib) failed"
+    );
+    let port = free_port();
+    let log = dir.path().join("server.log");
+    let child = Command::new(venv().join("bin/pypi-server"))
+        .args([
+            "run",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-a",
+            "download,list,update",
+            "-P",
+        ])
+        .arg(&htpasswd)
+        .arg("--log-file")
+        .arg(&log)
+        .arg(wheels().join("main"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting pypi-server");
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}/simple/"),
+        log,
+        _dir: dir,
+    }
+    .wait_ready("127.0.0.1", port)
+}
+
+/// A plain index on another host (127.0.0.2) serving `wheels()/extra`, logging Authorization.
+pub fn extra_index() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let log = dir.path().join("access.log");
+    let child = Command::new(python())
+        .arg(fixtures_py())
+        .args(["index"])
+        .arg(wheels().join("extra"))
+        .arg(port.to_string())
+        .arg(&log)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the extra index");
+    Server {
+        child,
+        url: format!("http://127.0.0.2:{port}/simple/"),
+        log,
+        _dir: dir,
+    }
+    .wait_ready("127.0.0.2", port)
+}
+
+/// Accepts connections and never answers.
+pub fn hanging_index() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let child = Command::new(python())
+        .arg(fixtures_py())
+        .args(["hang", &port.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the hanging server");
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}/simple/"),
+        log: dir.path().join("none"),
+        _dir: dir,
+    }
+    .wait_ready("127.0.0.1", port)
+}
+
+/// A spec from YAML.
+pub fn spec(yaml: &str) -> PythonPackagesSpec {
+    let spec: PythonPackagesSpec =
+        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    spec
+}
+
+/// A packages root standing for the PVC, shared by the runs of one test.
+pub struct Cache {
+    pub dir: tempfile::TempDir,
+}
+
+impl Cache {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("packages")
+    }
+    /// Names under envs/.
+    pub fn envs(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root().join("envs"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+/// One pod's run of the script.
+pub struct Run {
+    pub shell: &'static str,
+    pub pod: String,
+    pub spec: PythonPackagesSpec,
+    pub secret: HashMap<String, String>,
+    /// Leave flock off the PATH (forces the lease).
+    pub without_flock: bool,
+}
+
+impl Run {
+    pub fn new(shell: &'static str, pod: &str, spec: PythonPackagesSpec) -> Self {
+        Self {
+            shell,
+            pod: pod.into(),
+            spec,
+            secret: HashMap::new(),
+            without_flock: false,
+        }
+    }
+
+    pub fn with_credentials(mut self, user: &str, password: &str) -> Self {
+        self.secret.insert("username".into(), user.into());
+        self.secret.insert("password".into(), password.into());
+        self
+    }
+}
+
+/// What a run left behind.
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub output: String,
+    pub report_text: String,
+    pub report: Option<InstallReport>,
+    /// Installer processes started (pip or uv), from the PATH shims.
+    pub installer_calls: usize,
+    pub pod_dir: PathBuf,
+}
+
+impl Outcome {
+    pub fn report(&self) -> &InstallReport {
+        self.report.as_ref().unwrap_or_else(|| {
+            panic!(
+                "no valid report: {:?}\noutput:\n{}",
+                self.report_text, self.output
+            )
+        })
+    }
+    /// The per-pod site link, as the main container's PYTHONPATH names it.
+    pub fn site(&self) -> PathBuf {
+        self.pod_dir.join("python-env/site")
+    }
+}
+
+/// A started run, for tests that need several at once or need to kill one.
+pub struct Started {
+    pub child: Child,
+    pub pod_dir: PathBuf,
+    calls: PathBuf,
+}
+
+/// Builds the pod's directory: a PATH holding only the tools the protocol allows (plus shims
+/// that count installer runs), and the report path.
+pub fn start(run: &Run, cache: &Cache) -> Started {
+    let pod_dir = cache.dir.path().join(format!("pod-{}", run.pod));
+    let bin = pod_dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("pod dir");
+    let calls = pod_dir.join("installer-calls");
+    let venv = venv();
+    write_exec(
+        &bin.join("python3"),
+        &format!(
+            "#!/bin/sh\n[ \"${{1:-}}\" = -m ] && [ \"${{2:-}}\" = pip ] && echo pip >>{calls}\nexec {py} \"$@\"\n",
+            calls = shlex::try_quote(&calls.to_string_lossy()).expect("quotable"),
+            py = venv.join("bin/python3").display()
+        ),
+    );
+    write_exec(
+        &bin.join("uv"),
+        &format!(
+            "#!/bin/sh\necho uv >>{calls}\nexec {uv} \"$@\"\n",
+            calls = shlex::try_quote(&calls.to_string_lossy()).expect("quotable"),
+            uv = venv.join("bin/uv").display()
+        ),
+    );
+    let mut tools = vec!["timeout", "mv", "mkdir", "date", "stat"];
+    if !run.without_flock {
+        tools.push("flock");
+    }
+    for tool in tools {
+        let real = which(tool);
+        let _ = std::os::unix::fs::symlink(real, bin.join(tool));
+    }
+    let hash = kaspr_hash::packages_hash(&run.spec).expect("hash");
+    let paths = Paths {
+        root: cache.root().to_string_lossy().into_owned(),
+        site_link: pod_dir
+            .join("python-env/site")
+            .to_string_lossy()
+            .into_owned(),
+        report: pod_dir
+            .join("termination-log")
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let rendered = render(&run.spec, &hash, &paths).expect("renders");
+    let mut cmd = shell_command(run.shell);
+    cmd.arg(&rendered.script);
+    cmd.env_clear().env("PATH", &bin).env("HOME", &pod_dir);
+    for var in &rendered.env {
+        let value = match &var.source {
+            EnvSource::Value(v) => v.clone(),
+            EnvSource::PodName => run.pod.clone(),
+            EnvSource::SecretKey { key, .. } => run.secret.get(key).cloned().unwrap_or_default(),
+        };
+        cmd.env(var.name, value);
+    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the script");
+    Started {
+        child,
+        pod_dir,
+        calls,
+    }
+}
+
+impl Started {
+    pub fn finish(self) -> Outcome {
+        let out = self
+            .child
+            .wait_with_output()
+            .expect("waiting for the script");
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report_text =
+            std::fs::read_to_string(self.pod_dir.join("termination-log")).unwrap_or_default();
+        let report = InstallReport::parse(&report_text).ok();
+        let installer_calls = std::fs::read_to_string(&self.calls)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        Outcome {
+            code: out.status.code(),
+            output,
+            report_text,
+            report,
+            installer_calls,
+            pod_dir: self.pod_dir,
+        }
+    }
+
+    /// SIGKILL to the whole process group, as when the container dies.
+    pub fn kill_group(mut self) {
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    pub fn installer_started(&self) -> bool {
+        self.calls.exists()
+    }
+}
+
+pub fn run_script(run: &Run, cache: &Cache) -> Outcome {
+    start(run, cache).finish()
+}
+
+fn write_exec(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write shim");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod shim");
+}
+
+fn which(tool: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin"] {
+        let p = Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{tool} is not installed (coreutils / util-linux)");
+}
+
+/// Runs python3 from the venv with PYTHONPATH set as the main container would.
+pub fn import_version(site: &Path, module: &str) -> Result<String, String> {
+    let out = Command::new(python())
+        .args(["-c", &format!("import {module}; print({module}.VERSION)")])
+        .env("PYTHONPATH", site)
+        .output()
+        .expect("python runs");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
