@@ -185,3 +185,94 @@ fn script_env(spec: &PythonPackagesSpec, hash: &PackagesHash) -> Vec<ScriptEnv> 
     }
     env
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> PythonPackagesSpec {
+        serde_yaml::from_str(yaml).expect("test spec")
+    }
+
+    #[test]
+    fn user_strings_travel_in_the_environment_not_the_script() {
+        let s = spec(
+            "packages: [requests==2.31.0]\nindexUrl: https://idx.example/simple\nextraIndexUrls: [https://x.example/s]\ntrustedHosts: [idx.example]\ncredentials: {secretRef: {name: creds, passwordKey: pw}}\n",
+        );
+        let hash = kaspr_hash::packages_hash(&s).expect("hash");
+        let out = render(&s, &hash, &Paths::default()).expect("renders");
+        for user_string in ["requests", "idx.example", "x.example", "creds"] {
+            assert!(
+                !out.script.contains(user_string),
+                "{user_string} is in the script text"
+            );
+        }
+        let names: Vec<&str> = out.env.iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            [
+                "PACKAGES",
+                "PACKAGES_HASH",
+                "POD_NAME",
+                "INDEX_URL",
+                "EXTRA_INDEX_URLS",
+                "TRUSTED_HOSTS",
+                "PYPI_USERNAME",
+                "PYPI_PASSWORD"
+            ]
+        );
+        let password = out
+            .env
+            .iter()
+            .find(|e| e.name == env_names::PYPI_PASSWORD)
+            .expect("password env");
+        assert_eq!(
+            password.source,
+            EnvSource::SecretKey {
+                secret: "creds".into(),
+                key: "pw".into()
+            }
+        );
+    }
+
+    #[test]
+    fn policy_numbers_are_rendered() {
+        let s = spec(
+            "packages: [a]\ninstallPolicy: {retries: 2, timeout: 100, onFailure: allow}\ncache: {keepEnvs: 4}\n",
+        );
+        let hash = kaspr_hash::packages_hash(&s).expect("hash");
+        let script = render(&s, &hash, &Paths::default())
+            .expect("renders")
+            .script;
+        for line in [
+            "ATTEMPTS=3",
+            "TIMEOUT=100",
+            "ON_FAILURE=allow",
+            "KEEP_ENVS=4",
+            "STALE_AFTER=400",
+            "LOCK_WAIT=630",
+        ] {
+            assert!(script.lines().any(|l| l == line), "missing {line}");
+        }
+    }
+
+    #[test]
+    fn odd_paths_are_quoted() {
+        let s = spec("packages: [a]\n");
+        let hash = kaspr_hash::packages_hash(&s).expect("hash");
+        let paths = Paths {
+            root: "/data/my packages".into(),
+            site_link: "/env/$(x)".into(),
+            report: "/dev/termination-log".into(),
+        };
+        let script = render(&s, &hash, &paths).expect("renders").script;
+        assert!(script.contains("KASPR_ROOT='/data/my packages'"));
+        assert!(script.contains("KASPR_SITE_LINK='/env/$(x)'"));
+    }
+
+    #[test]
+    fn helper_has_no_single_quote() {
+        // It is embedded in the script between single quotes.
+        assert!(!include_str!("../templates/helper.py").contains('\''));
+    }
+}

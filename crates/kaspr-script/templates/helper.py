@@ -150,10 +150,9 @@ def cmd_start():
 
 def cmd_prepare(staging, work):
     """A fresh staging dir and the requirements file, one requirement a line."""
-    rmtree(staging)
-    rmtree(work)
-    os.makedirs(staging)
-    os.makedirs(work)
+    for path in (staging, staging + ".tmp", work):
+        rmtree(path)
+        os.makedirs(path)
     reqs = lines(env("PACKAGES"))
     for r in reqs:
         # The operator validated these; refuse anything pip would read as an option anyway.
@@ -173,14 +172,20 @@ def cmd_filter(log_path):
     stdin = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
     for raw in stdin:
         line = redact(raw.decode("utf-8", "replace"), hidden)
-        sys.stderr.write(line)
-        sys.stderr.flush()
+        try:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        except OSError:
+            pass
         kept.append(line)
         size += len(line)
         while size > LOG_KEEP and len(kept) > 1:
             size -= len(kept.pop(0))
-    with open(log_path, "w") as f:
-        f.write("".join(kept))
+    try:
+        with open(log_path, "w") as f:
+            f.write("".join(kept))
+    except OSError as e:
+        sys.stderr.write("kaspr: cannot keep the installer log: %s\n" % e)
 
 
 def probe_index():
@@ -210,15 +215,16 @@ RULES = (
     ("hash_mismatch", ("DO NOT MATCH THE HASHES", "Hash mismatch", "hash mismatch")),
     ("authentication", ("401 Client Error", "403 Client Error", "401 Unauthorized", "403 Forbidden",
                         "HTTP error 401", "HTTP error 403", "status code 401", "status code 403")),
+    # uv words a missing package as an unsatisfiable resolution: check that before conflicts.
+    ("package_not_found", ("was not found in the package registry", "not found in the provided package locations",
+                           "there is no version of")),
     ("dependency_conflict", ("ResolutionImpossible", "conflicting dependencies", "are incompatible",
                              "we can conclude that")),
     ("network", ("Failed to establish a new connection", "Connection refused", "Name or service not known",
                  "Temporary failure in name resolution", "Network is unreachable", "dns error",
                  "tcp connect error", "Connection reset", "error sending request")),
     ("timeout", ("Read timed out", "operation timed out")),
-    ("package_not_found", ("No matching distribution found", "Could not find a version that satisfies",
-                           "was not found in the package registry", "not found in the provided package locations",
-                           "there is no version of")),
+    ("package_not_found", ("No matching distribution found", "Could not find a version that satisfies")),
 )
 
 
@@ -252,7 +258,7 @@ def cmd_classify(work, rc):
             text = f.read()
     except OSError:
         text = ""
-    kind = classify(text, int(rc))
+    kind = classify(text, int(rc) if rc.isdigit() else 1)
     write_json(os.path.join(work, "error.json"), {"type": kind, "detail": redact(error_detail(text), secrets())})
     print(kind)
     return 0

@@ -125,6 +125,7 @@ run_installer() {
   extra=$(join_lines "${EXTRA_INDEX_URLS:-}")
   hosts=$(join_lines "${TRUSTED_HOSTS:-}")
   (
+    export TMPDIR="$STAGING.tmp"
     case "$KASPR_INSTALLER" in
       pip)
         [ -n "$index" ] && export PIP_INDEX_URL="$index"
@@ -148,7 +149,10 @@ run_installer() {
 
 install() {
   STAGING="$KASPR_ROOT/.staging/$KASPR_KEY.$POD_NAME.$$"
-  WORK="$STAGING.work"
+  # Logs and status files go to the per-pod volume, so they can still be written when the
+  # packages volume is full; the installer's temporary files go next to staging, on the same
+  # filesystem (its final move is then a rename, and a read-only root filesystem is no problem).
+  WORK="${KASPR_SITE_LINK%/*}/.kaspr-work"
   while [ "$attempt" -lt "$ATTEMPTS" ]; do
     attempt=$(( attempt + 1 ))
     kpy prepare "$STAGING" "$WORK" || { KASPR_ERROR_TYPE=unknown; export KASPR_ERROR_TYPE; return 1; }
@@ -157,6 +161,7 @@ install() {
     rc=1
     read -r rc <"$WORK/rc" 2>/dev/null || true
     if [ "$rc" = 0 ]; then
+      kpy rmtree "$STAGING.tmp"
       published=$(kpy publish "$STAGING" "$ENV_DIR" "$T0") || { kpy classify "$WORK" 1 >/dev/null; return 1; }
       RESULT=installed
       [ "$published" = exists ] && RESULT=cached
@@ -176,6 +181,7 @@ install() {
     fi
   done
   kpy rmtree "$STAGING"
+  kpy rmtree "$STAGING.tmp"
   return 1
 }
 

@@ -70,3 +70,648 @@ fn cold_install_then_hit_without_installer() {
         }
     }
 }
+
+/// A spec whose index is the authenticated pypiserver, with `extra` YAML lines appended.
+fn authed(server: &Server, packages: &str, extra: &str) -> kaspr_types::PythonPackagesSpec {
+    spec(&format!(
+        "packages: {packages}\nindexUrl: {url}\ncredentials: {{secretRef: {{name: pypi}}}}\n{extra}",
+        url = server.url
+    ))
+}
+
+#[test]
+fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let policy = "installPolicy: {retries: 0}\ncache: {keepEnvs: 1}\n";
+    let v1 = authed(&server, "[kaspr-demo==1.0, kaspr-other]", policy);
+    let old = run_script(
+        &Run::new("dash", "app-0", v1).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    assert_eq!(
+        old.report().result,
+        InstallResult::Installed,
+        "{}",
+        old.output
+    );
+
+    let v2 = authed(&server, "[kaspr-demo==2.0]", policy);
+    let new = run_script(
+        &Run::new("dash", "app-1", v2).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    assert_eq!(
+        new.report().result,
+        InstallResult::Installed,
+        "{}",
+        new.output
+    );
+    assert_eq!(
+        import_version(&new.site(), "kaspr_demo").as_deref(),
+        Ok("2.0")
+    );
+    let dists = &new.report().installed;
+    assert!(
+        dists.contains(&"kaspr-demo==2.0".to_owned())
+            && !dists.iter().any(|d| d == "kaspr-demo==1.0"),
+        "{dists:?}"
+    );
+    assert!(
+        import_version(&new.site(), "kaspr_other").is_err(),
+        "a removed package must not be importable"
+    );
+    // The old pod's env is still there and still imports 1.0.
+    assert_eq!(cache.envs().len(), 2);
+    assert_eq!(
+        import_version(&old.site(), "kaspr_demo").as_deref(),
+        Ok("1.0")
+    );
+
+    // A third spec: keepEnvs 1 keeps the current env and the most recently used other one.
+    let v3 = authed(&server, "[kaspr-other]", policy);
+    let third = run_script(
+        &Run::new("dash", "app-2", v3).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    assert_eq!(
+        third.report().result,
+        InstallResult::Installed,
+        "{}",
+        third.output
+    );
+    let envs = cache.envs();
+    assert_eq!(envs.len(), 2, "{envs:?}");
+    assert!(
+        envs.iter().any(|e| e.starts_with(&new.report().hash)),
+        "the v2 env was used last and is kept: {envs:?}"
+    );
+    assert!(
+        !envs.iter().any(|e| e.starts_with(&old.report().hash)),
+        "the v1 env is collected: {envs:?}"
+    );
+}
+
+#[test]
+fn eight_pods_at_once_install_once() {
+    let server = pypiserver();
+    for (shell, installer) in [("dash", "pip"), ("busybox", "uv")] {
+        let cache = Cache::new();
+        let s = authed(
+            &server,
+            "[kaspr-demo==1.0, kaspr-big]",
+            &format!("installer: {installer}\n"),
+        );
+        let started: Vec<Started> = (0..8)
+            .map(|i| {
+                start(
+                    &Run::new(shell, &format!("app-{i}"), s.clone())
+                        .with_credentials(USER, PASSWORD),
+                    &cache,
+                )
+            })
+            .collect();
+        let outcomes: Vec<Outcome> = started.into_iter().map(Started::finish).collect();
+        let calls: usize = outcomes.iter().map(|o| o.installer_calls).sum();
+        assert_eq!(calls, 1, "{shell}/{installer}: exactly one installer run");
+        let mut results: Vec<InstallResult> = outcomes.iter().map(|o| o.report().result).collect();
+        results.sort_by_key(|r| format!("{r:?}"));
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| **r == InstallResult::Installed)
+                .count(),
+            1,
+            "{results:?}"
+        );
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| **r == InstallResult::Cached)
+                .count(),
+            7,
+            "{results:?}"
+        );
+        for o in &outcomes {
+            assert_eq!(o.code, Some(0), "{}", o.output);
+            assert_eq!(import_version(&o.site(), "kaspr_big").as_deref(), Ok("1.0"));
+        }
+        assert_eq!(cache.envs().len(), 1);
+    }
+}
+
+#[test]
+fn killed_installs_never_leave_a_partial_env() {
+    let server = pypiserver();
+    for delay_ms in [0u64, 150, 400, 900] {
+        let cache = Cache::new();
+        let s = authed(
+            &server,
+            "[kaspr-big, kaspr-demo==1.0]",
+            "installPolicy: {retries: 0}\n",
+        );
+        let run = Run::new("bash", "app-0", s.clone()).with_credentials(USER, PASSWORD);
+        let started = start(&run, &cache);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !started.installer_started() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        started.kill_group();
+        for env in cache.envs() {
+            let marker = cache.root().join("envs").join(&env).join(".kaspr-env.json");
+            assert!(
+                marker.is_file(),
+                "partial env {env} visible after a kill at +{delay_ms} ms"
+            );
+        }
+        // The next pod (a different one, so no shortcut for the same owner) completes.
+        let again = run_script(
+            &Run::new("bash", "app-1", s).with_credentials(USER, PASSWORD),
+            &cache,
+        );
+        assert_eq!(
+            again.code,
+            Some(0),
+            "after a kill at +{delay_ms} ms: {}",
+            again.output
+        );
+        assert!(matches!(
+            again.report().result,
+            InstallResult::Installed | InstallResult::Cached
+        ));
+        assert_eq!(
+            import_version(&again.site(), "kaspr_big").as_deref(),
+            Ok("1.0")
+        );
+    }
+}
+
+#[test]
+fn stale_lease_is_recovered_and_reported() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "installPolicy: {retries: 0, timeout: 10}\n",
+    );
+    let hash = kaspr_hash::packages_hash(&s).expect("hash").to_string();
+    let pytag = python_tag();
+    // A lease left by a pod that died: heartbeat an hour old (stale after timeout + 300 s).
+    let lease = cache
+        .root()
+        .join(".locks")
+        .join(format!("{hash}-{pytag}.lease"));
+    std::fs::create_dir_all(&lease).expect("lease");
+    std::fs::write(lease.join("owner"), "app-9 4242\n").expect("owner");
+    std::fs::write(lease.join("heartbeat"), "").expect("heartbeat");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(lease.join("heartbeat"))
+        .and_then(|f| f.set_modified(old))
+        .expect("age it");
+    for shell in SHELLS {
+        let mut run = Run::new(shell, "app-0", s.clone()).with_credentials(USER, PASSWORD);
+        run.without_flock = true;
+        let out = run_script(&run, &cache);
+        assert_eq!(out.code, Some(0), "{shell}: {}", out.output);
+        if shell == "dash" {
+            assert!(out.report().stale_lock_recovered, "{}", out.report_text);
+            assert!(
+                out.report().warnings.iter().any(|w| w.contains("stale")),
+                "{:?}",
+                out.report().warnings
+            );
+            assert_eq!(out.report().result, InstallResult::Installed);
+        }
+        assert!(!lease.exists(), "{shell}: the lease is released");
+    }
+}
+
+#[test]
+fn lease_mode_without_flock_serialises_pods() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let s = authed(&server, "[kaspr-demo==1.0, kaspr-big]", "");
+    let started: Vec<Started> = (0..4)
+        .map(|i| {
+            let mut run =
+                Run::new("dash", &format!("app-{i}"), s.clone()).with_credentials(USER, PASSWORD);
+            run.without_flock = true;
+            start(&run, &cache)
+        })
+        .collect();
+    let outcomes: Vec<Outcome> = started.into_iter().map(Started::finish).collect();
+    assert_eq!(outcomes.iter().map(|o| o.installer_calls).sum::<usize>(), 1);
+    assert!(outcomes.iter().all(|o| o.code == Some(0)));
+}
+
+fn python_tag() -> String {
+    let out = std::process::Command::new(venv().join("bin/python3"))
+        .args(["-c", "import sys; print('cp%d%d' % sys.version_info[:2])"])
+        .output()
+        .expect("python");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn wrong_password_is_authentication_without_retries() {
+    let server = pypiserver();
+    for installer in ["pip", "uv"] {
+        let cache = Cache::new();
+        let s = authed(
+            &server,
+            "[kaspr-demo==1.0]",
+            &format!("installer: {installer}\ninstallPolicy: {{retries: 3}}\n"),
+        );
+        let out = run_script(
+            &Run::new("dash", "app-0", s).with_credentials(USER, "wrong-password"),
+            &cache,
+        );
+        assert_eq!(out.code, Some(1), "block fails the pod: {}", out.output);
+        let r = out.report();
+        assert_eq!(r.result, InstallResult::Failed);
+        assert_eq!(
+            r.error_type,
+            Some(kaspr_types::InstallErrorType::Authentication),
+            "{installer}: {}",
+            out.output
+        );
+        assert_eq!(r.attempts, 1, "a permanent error is not retried");
+        assert!(
+            r.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("Check credentials"),
+            "{:?}",
+            r.error
+        );
+        assert!(cache.envs().is_empty());
+        assert!(!out.site().exists(), "no site link after a failure");
+    }
+}
+
+#[test]
+fn unknown_package_is_package_not_found() {
+    let server = pypiserver();
+    for installer in ["pip", "uv"] {
+        let cache = Cache::new();
+        let s = authed(
+            &server,
+            "[kaspr-no-such-package]",
+            &format!("installer: {installer}\n"),
+        );
+        let out = run_script(
+            &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+            &cache,
+        );
+        let r = out.report();
+        assert_eq!(
+            r.error_type,
+            Some(kaspr_types::InstallErrorType::PackageNotFound),
+            "{installer}: {}",
+            out.output
+        );
+        assert_eq!(r.attempts, 1);
+    }
+}
+
+#[test]
+fn conflicting_requirements_are_dependency_conflict() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let s = authed(&server, "[kaspr-demo==2.0, kaspr-conflict]", "");
+    let out = run_script(
+        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    assert_eq!(
+        out.report().error_type,
+        Some(kaspr_types::InstallErrorType::DependencyConflict),
+        "{}",
+        out.output
+    );
+    assert_eq!(out.report().attempts, 1);
+}
+
+#[test]
+fn connection_refused_is_network_after_retries() {
+    let cache = Cache::new();
+    let port = free_port();
+    let s = spec(&format!(
+        "packages: [kaspr-demo]\nindexUrl: http://127.0.0.1:{port}/simple/\ninstaller: uv\ninstallPolicy: {{retries: 1, timeout: 60}}\n"
+    ));
+    let out = run_script(&Run::new("busybox", "app-0", s), &cache);
+    let r = out.report();
+    assert_eq!(
+        r.error_type,
+        Some(kaspr_types::InstallErrorType::Network),
+        "{}",
+        out.output
+    );
+    assert_eq!(r.attempts, 2, "retries: 1 means two attempts");
+    assert_eq!(out.installer_calls, 2);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Cannot reach package index")
+    );
+}
+
+#[test]
+fn silent_index_times_out_within_the_timeout() {
+    let hang = hanging_index();
+    let cache = Cache::new();
+    let s = spec(&format!(
+        "packages: [kaspr-demo]\nindexUrl: {}\ninstallPolicy: {{retries: 0, timeout: 10}}\n",
+        hang.url
+    ));
+    let t = std::time::Instant::now();
+    let out = run_script(&Run::new("dash", "app-0", s), &cache);
+    let took = t.elapsed().as_secs_f64();
+    assert_eq!(
+        out.report().error_type,
+        Some(kaspr_types::InstallErrorType::Timeout),
+        "{}",
+        out.output
+    );
+    assert!(took < 10.0 + 15.0, "took {took:.1}s for a 10 s timeout");
+    assert!(took >= 9.0, "gave up early: {took:.1}s");
+}
+
+#[test]
+fn full_filesystem_is_disk_full() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let root = cache.root();
+    std::fs::create_dir_all(&root).expect("root");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&root)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted,
+        "mounting a 3 MiB tmpfs failed: this test needs root (CI runs as root) to make a full filesystem"
+    );
+    let s = authed(&server, "[kaspr-big]", "installPolicy: {retries: 0}\n");
+    let out = run_script(
+        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    let _ = std::process::Command::new("umount").arg(&root).status();
+    assert_eq!(
+        out.report().error_type,
+        Some(kaspr_types::InstallErrorType::DiskFull),
+        "{}",
+        out.output
+    );
+    assert!(out.report().cache.is_some());
+}
+
+#[test]
+fn on_failure_allow_starts_the_pod_and_block_does_not() {
+    let cache = Cache::new();
+    let port = free_port();
+    for (policy, code) in [("allow", 0), ("block", 1)] {
+        let s = spec(&format!(
+            "packages: [kaspr-demo]\nindexUrl: http://127.0.0.1:{port}/simple/\ninstaller: uv\ninstallPolicy: {{retries: 0, onFailure: {policy}}}\n"
+        ));
+        let out = run_script(&Run::new("bash", "app-0", s), &cache);
+        assert_eq!(out.code, Some(code), "{policy}: {}", out.output);
+        assert_eq!(out.report().result, InstallResult::Failed);
+        assert!(out.report().error.is_some());
+        // The main container's PYTHONPATH names a link that does not exist: Python ignores it.
+        assert!(!out.site().exists());
+    }
+}
+
+#[test]
+fn credentials_never_leak_and_never_reach_other_hosts() {
+    let server = pypiserver();
+    let extra = extra_index();
+    let cache = Cache::new();
+    let s = spec(&format!(
+        "packages: [kaspr-demo==1.0, kaspr-extra-only, kaspr-big]\nindexUrl: {}\nextraIndexUrls: [{}]\ncredentials: {{secretRef: {{name: pypi}}}}\n",
+        server.url, extra.url
+    ));
+    let started = start(
+        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    let encoded: String = PASSWORD
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let mut seen_in_cmdline = Vec::new();
+    let pgid = started.child.id();
+    let watcher = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline
+            && std::path::Path::new(&format!("/proc/{pgid}")).exists()
+        {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                    let text = String::from_utf8_lossy(&cmdline);
+                    if text.contains("p@ss:w") || text.contains("p%40ss") {
+                        seen_in_cmdline.push(text.into_owned());
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        seen_in_cmdline
+    });
+    let out = started.finish();
+    let seen = watcher.join().expect("watcher");
+    assert_eq!(out.code, Some(0), "{}", out.output);
+    assert!(seen.is_empty(), "password on a command line: {seen:?}");
+    assert_eq!(
+        import_version(&out.site(), "kaspr_extra_only").as_deref(),
+        Ok("1.0"),
+        "package from the extra index"
+    );
+    for needle in [PASSWORD, encoded.as_str(), "p@ss:w", USER] {
+        assert!(
+            !out.output.contains(needle),
+            "{needle:?} in the output:\n{}",
+            out.output
+        );
+        assert!(
+            !out.report_text.contains(needle),
+            "{needle:?} in the report"
+        );
+    }
+    for file in walk(cache.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("p@ss:w") && !text.contains(&encoded),
+            "password left in {}",
+            file.display()
+        );
+    }
+    let access = extra.log_text();
+    assert!(!access.is_empty(), "the extra index was asked");
+    assert!(
+        access.lines().all(|l| l.ends_with(" -")),
+        "credentials sent to the extra index:\n{access}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path);
+        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            files.extend(walk(&path));
+        } else if meta.is_ok_and(|m| m.is_file()) {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn hostile_strings_stay_inert() {
+    let marker = std::path::Path::new("/tmp/kaspr-pwned");
+    let _ = std::fs::remove_file(marker);
+    let server = pypiserver();
+    // What validation lets through must be passed inert; the rest is refused before rendering.
+    for bad in [
+        "$(touch /tmp/kaspr-pwned)",
+        "`touch /tmp/kaspr-pwned`",
+        "x; touch /tmp/kaspr-pwned",
+        "a\ntouch /tmp/kaspr-pwned",
+    ] {
+        let spec_text = format!("packages: [{bad:?}]\n");
+        let parsed: Result<kaspr_types::PythonPackagesSpec, _> = serde_yaml::from_str(&spec_text);
+        let app = kaspr_types::KasprAppSpec {
+            python_packages: parsed.ok(),
+            ..serde_yaml::from_str("bootstrapServers: k:9092").expect("spec")
+        };
+        assert!(app.check().is_err(), "{bad:?} passed validation");
+        for field in ["indexUrl", "extraIndexUrls", "trustedHosts"] {
+            let value = if field == "indexUrl" {
+                format!("{:?}", format!("https://h/{bad}"))
+            } else {
+                format!("[{bad:?}]")
+            };
+            let text = format!(
+                "bootstrapServers: k:9092\npythonPackages:\n  packages: [a]\n  indexUrl: https://i.example/simple\n  {field}: {value}\n"
+            );
+            let text = if field == "indexUrl" {
+                text.replacen("  indexUrl: https://i.example/simple\n", "", 1)
+            } else {
+                text
+            };
+            let app: kaspr_types::KasprAppSpec = serde_yaml::from_str(&text).expect("parses");
+            assert!(app.check().is_err(), "{field} = {bad:?} passed validation");
+        }
+    }
+    // Trusted hosts and URLs with shell syntax are refused too; the password (which validation
+    // cannot restrict) is full of it and was used above. Run once more with a hostile password.
+    let cache = Cache::new();
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "installPolicy: {retries: 0}\n",
+    );
+    for shell in SHELLS {
+        let out = run_script(
+            &Run::new(shell, "app-0", s.clone()).with_credentials(
+                "$(touch /tmp/kaspr-pwned)",
+                "`touch /tmp/kaspr-pwned`;$(touch /tmp/kaspr-pwned)",
+            ),
+            &cache,
+        );
+        assert_eq!(
+            out.report().error_type,
+            Some(kaspr_types::InstallErrorType::Authentication),
+            "{}",
+            out.output
+        );
+    }
+    assert!(!marker.exists(), "a hostile string was executed");
+}
+
+#[test]
+fn trusted_hosts_reach_the_installer() {
+    let server = pypiserver();
+    for installer in ["pip", "uv"] {
+        let cache = Cache::new();
+        let s = authed(
+            &server,
+            "[kaspr-demo==1.0]",
+            &format!("installer: {installer}\ntrustedHosts: [127.0.0.1, Pypi.Example.com:8443]\n"),
+        );
+        let out = run_script(
+            &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+            &cache,
+        );
+        assert_eq!(out.code, Some(0), "{}", out.output);
+        assert_eq!(
+            out.installer_log.trim(),
+            format!("{installer} trusted=127.0.0.1 Pypi.Example.com:8443"),
+            "the installer's environment"
+        );
+    }
+}
+
+#[test]
+fn report_stays_small_even_with_huge_error_output() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    // 200 missing packages with long names: pip's error output is far over 4 KiB.
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("kaspr-missing-{i}-{}", "x".repeat(60)))
+        .collect();
+    let s = authed(
+        &server,
+        &format!("{names:?}"),
+        "installPolicy: {retries: 0}\n",
+    );
+    let out = run_script(
+        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    assert!(
+        out.report_text.len() <= kaspr_script::REPORT_MAX_BYTES,
+        "{} bytes",
+        out.report_text.len()
+    );
+    assert_eq!(out.report().result, InstallResult::Failed);
+}
+
+#[test]
+fn retries_zero_installs_once_and_success_counts_one_attempt() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "installPolicy: {retries: 0}\n",
+    );
+    let out = run_script(
+        &Run::new("busybox", "app-0", s).with_credentials(USER, PASSWORD),
+        &cache,
+    );
+    assert_eq!(
+        out.report().result,
+        InstallResult::Installed,
+        "{}",
+        out.output
+    );
+    assert_eq!(out.report().attempts, 1);
+    assert_eq!(out.installer_calls, 1);
+}

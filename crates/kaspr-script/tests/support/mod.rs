@@ -148,6 +148,7 @@ pub fn pypiserver() -> Server {
             "127.0.0.1",
             "-p",
             &port.to_string(),
+            "--disable-fallback",
             "-a",
             "download,list,update",
             "-P",
@@ -282,6 +283,8 @@ pub struct Outcome {
     pub report: Option<InstallReport>,
     /// Installer processes started (pip or uv), from the PATH shims.
     pub installer_calls: usize,
+    /// The shims' lines: `pip trusted=<PIP_TRUSTED_HOST>` per installer run.
+    pub installer_log: String,
     pub pod_dir: PathBuf,
 }
 
@@ -318,7 +321,7 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
     write_exec(
         &bin.join("python3"),
         &format!(
-            "#!/bin/sh\n[ \"${{1:-}}\" = -m ] && [ \"${{2:-}}\" = pip ] && echo pip >>{calls}\nexec {py} \"$@\"\n",
+            "#!/bin/sh\n[ \"${{1:-}}\" = -m ] && [ \"${{2:-}}\" = pip ] && echo \"pip trusted=${{PIP_TRUSTED_HOST:-}}\" >>{calls}\nexec {py} \"$@\"\n",
             calls = shlex::try_quote(&calls.to_string_lossy()).expect("quotable"),
             py = venv.join("bin/python3").display()
         ),
@@ -326,7 +329,7 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
     write_exec(
         &bin.join("uv"),
         &format!(
-            "#!/bin/sh\necho uv >>{calls}\nexec {uv} \"$@\"\n",
+            "#!/bin/sh\necho \"uv trusted=${{UV_INSECURE_HOST:-}}\" >>{calls}\nexec {uv} \"$@\"\n",
             calls = shlex::try_quote(&calls.to_string_lossy()).expect("quotable"),
             uv = venv.join("bin/uv").display()
         ),
@@ -391,15 +394,15 @@ impl Started {
         let report_text =
             std::fs::read_to_string(self.pod_dir.join("termination-log")).unwrap_or_default();
         let report = InstallReport::parse(&report_text).ok();
-        let installer_calls = std::fs::read_to_string(&self.calls)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
+        let installer_log = std::fs::read_to_string(&self.calls).unwrap_or_default();
+        let installer_calls = installer_log.lines().count();
         Outcome {
             code: out.status.code(),
             output,
             report_text,
             report,
             installer_calls,
+            installer_log,
             pod_dir: self.pod_dir,
         }
     }
