@@ -1,0 +1,161 @@
+//! What `spec.pythonPackages` adds to the pod: the init container, two volumes, the mounts and
+//! the main container's PYTHONPATH. Without pythonPackages none of it exists.
+
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector,
+    PersistentVolumeClaimVolumeSource, SecretKeySelector, Volume, VolumeMount,
+};
+use kaspr_script::{EnvSource, InstallScript, Paths, ScriptEnv};
+use kaspr_types::{ContainerTemplate, KasprApp, PythonPackagesSpec};
+
+use crate::names::{self, INIT_CONTAINER};
+
+/// Volume holding the environments: the shared PVC, or an emptyDir per pod.
+pub const PACKAGES_VOLUME: &str = "python-packages";
+/// Per-pod emptyDir holding the `site` link (and the script's work files).
+pub const ENV_VOLUME: &str = "python-env";
+pub const PACKAGES_MOUNT: &str = "/packages";
+pub const ENV_MOUNT: &str = "/python-env";
+/// What the main container's PYTHONPATH names.
+pub const SITE_LINK: &str = "/python-env/site";
+
+/// The paths the script is rendered with; they match the mounts below.
+pub fn script_paths() -> Paths {
+    Paths {
+        root: PACKAGES_MOUNT.to_owned(),
+        site_link: SITE_LINK.to_owned(),
+        report: "/dev/termination-log".to_owned(),
+    }
+}
+
+pub fn volumes(app: &KasprApp, spec: &PythonPackagesSpec) -> Vec<Volume> {
+    let packages = if spec.cache.enabled {
+        Volume {
+            name: PACKAGES_VOLUME.to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: names::packages_pvc(app),
+                read_only: None,
+            }),
+            ..Default::default()
+        }
+    } else {
+        empty_dir(PACKAGES_VOLUME)
+    };
+    vec![packages, empty_dir(ENV_VOLUME)]
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+/// The main container's mounts: the cache read-only (Python can never write into a shared env).
+pub fn main_mounts() -> Vec<VolumeMount> {
+    vec![
+        mount(PACKAGES_VOLUME, PACKAGES_MOUNT, true),
+        mount(ENV_VOLUME, ENV_MOUNT, true),
+    ]
+}
+
+/// `PYTHONPATH` for the main container: the site link first, then whatever the user set.
+pub fn pythonpath(user_env: &[EnvVar]) -> EnvVar {
+    let user = user_env
+        .iter()
+        .find(|e| e.name == "PYTHONPATH")
+        .and_then(|e| e.value.as_deref());
+    let value = match user {
+        Some(v) if !v.is_empty() => format!("{SITE_LINK}:{v}"),
+        _ => SITE_LINK.to_owned(),
+    };
+    EnvVar {
+        name: "PYTHONPATH".to_owned(),
+        value: Some(value),
+        ..Default::default()
+    }
+}
+
+/// The `install-packages` init container: the app's image running the rendered script.
+pub fn init_container(
+    image: &str,
+    spec: &PythonPackagesSpec,
+    script: &InstallScript,
+    template: Option<&ContainerTemplate>,
+) -> Container {
+    let mut env: Vec<EnvVar> = script.env.iter().map(to_env_var).collect();
+    let ours: Vec<&str> = env.iter().map(|e| e.name.as_str()).collect::<Vec<_>>();
+    let ours: Vec<String> = ours.into_iter().map(str::to_owned).collect();
+    let user = template.map(|t| t.env.as_slice()).unwrap_or_default();
+    // The script's own variables win: a template must not redirect the credentials.
+    env.extend(user.iter().filter(|e| !ours.contains(&e.name)).cloned());
+    let mut mounts = vec![
+        mount(PACKAGES_VOLUME, PACKAGES_MOUNT, false),
+        mount(ENV_VOLUME, ENV_MOUNT, false),
+    ];
+    mounts.extend(
+        template
+            .map(|t| t.volume_mounts.clone())
+            .unwrap_or_default(),
+    );
+    Container {
+        name: INIT_CONTAINER.to_owned(),
+        image: Some(image.to_owned()),
+        command: Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            script.script.clone(),
+        ]),
+        env: Some(env),
+        volume_mounts: Some(mounts),
+        resources: spec.resources.clone(),
+        security_context: template.and_then(|t| t.security_context.clone()),
+        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
+        termination_message_path: Some("/dev/termination-log".to_owned()),
+        ..Default::default()
+    }
+}
+
+fn to_env_var(var: &ScriptEnv) -> EnvVar {
+    let name = var.name.to_owned();
+    match &var.source {
+        EnvSource::Value(v) => EnvVar {
+            name,
+            value: Some(v.clone()),
+            ..Default::default()
+        },
+        EnvSource::SecretKey { secret, key } => EnvVar {
+            name,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.clone(),
+                    key: key.clone(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        EnvSource::PodName => EnvVar {
+            name,
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "metadata.name".to_owned(),
+                    api_version: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    }
+}

@@ -1,0 +1,230 @@
+//! The app's StatefulSet: the kaspr container, table storage and, with pythonPackages, the
+//! install init container.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+    StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kaspr_script::InstallScript;
+use kaspr_types::{KasprApp, PodTemplate, PythonPackagesSpec, StorageType};
+
+use super::{config, metadata, packages};
+use crate::names::{self, HASH_ANNOTATION, MAIN_CONTAINER};
+
+/// What pythonPackages contributes.
+pub struct Packages<'a> {
+    pub spec: &'a PythonPackagesSpec,
+    pub hash: &'a str,
+    pub script: &'a InstallScript,
+}
+
+pub fn statefulset(app: &KasprApp, cm: &ConfigMap, pkgs: Option<Packages<'_>>) -> StatefulSet {
+    let template = app.spec.template.as_ref();
+    let pod = template.and_then(|t| t.pod.as_ref());
+    let image = config::image(app);
+    let (storage_volume, claim_template) = table_storage(app);
+
+    let mut volumes: Vec<Volume> = storage_volume.into_iter().collect();
+    volumes.extend(pod.map(|p| p.volumes.clone()).unwrap_or_default());
+    let mut init_containers = Vec::new();
+    let mut main = kaspr_container(app, cm, &image);
+    let mut annotations = pod_annotations(pod);
+    if let Some(p) = &pkgs {
+        volumes.extend(packages::volumes(app, p.spec));
+        init_containers.push(packages::init_container(
+            &image,
+            p.spec,
+            p.script,
+            template.and_then(|t| t.python_packages_init_container.as_ref()),
+        ));
+        main.volume_mounts
+            .get_or_insert_default()
+            .extend(packages::main_mounts());
+        annotations.insert(HASH_ANNOTATION.to_owned(), p.hash.to_owned());
+    }
+    main.env = Some(main_env(app, cm, pkgs.as_ref()));
+
+    let mut pod_labels: BTreeMap<String, String> = pod
+        .and_then(|p| p.metadata.as_ref())
+        .map(|m| m.labels.clone())
+        .unwrap_or_default();
+    pod_labels.extend(names::labels(app));
+    StatefulSet {
+        metadata: metadata(app, names::component(app)),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(app.spec.replicas.unwrap_or(1)),
+            service_name: Some(names::component(app)),
+            pod_management_policy: Some("Parallel".to_owned()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: None,
+            }),
+            selector: LabelSelector {
+                match_labels: Some(names::selector_labels(app)),
+                match_expressions: None,
+            },
+            persistent_volume_claim_retention_policy: claim_template
+                .as_ref()
+                .map(|_| retention(app)),
+            volume_claim_templates: claim_template.map(|c| vec![c]),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: (!annotations.is_empty()).then_some(annotations),
+                    ..Default::default()
+                }),
+                spec: Some(pod_spec(app, pod, init_containers, main, volumes)),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn pod_annotations(pod: Option<&PodTemplate>) -> BTreeMap<String, String> {
+    pod.and_then(|p| p.metadata.as_ref())
+        .map(|m| m.annotations.clone())
+        .unwrap_or_default()
+}
+
+fn pod_spec(
+    app: &KasprApp,
+    pod: Option<&PodTemplate>,
+    init: Vec<Container>,
+    main: Container,
+    volumes: Vec<Volume>,
+) -> PodSpec {
+    let p = pod.cloned().unwrap_or_default();
+    PodSpec {
+        service_account_name: Some(names::component(app)),
+        init_containers: non_empty(init),
+        containers: vec![main],
+        volumes: non_empty(volumes),
+        image_pull_secrets: non_empty(p.image_pull_secrets),
+        security_context: p.security_context,
+        termination_grace_period_seconds: p.termination_grace_period_seconds,
+        node_selector: (!p.node_selector.is_empty()).then_some(p.node_selector),
+        affinity: p.affinity,
+        tolerations: non_empty(p.tolerations),
+        topology_spread_constraints: non_empty(p.topology_spread_constraints),
+        priority_class_name: p.priority_class_name,
+        scheduler_name: p.scheduler_name,
+        host_aliases: non_empty(p.host_aliases),
+        ..Default::default()
+    }
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn kaspr_container(app: &KasprApp, _cm: &ConfigMap, image: &str) -> Container {
+    let t = app
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.kaspr_container.as_ref());
+    let mut mounts = vec![VolumeMount {
+        name: names::table_volume(app),
+        mount_path: config::table_dir(app),
+        ..Default::default()
+    }];
+    mounts.extend(t.map(|t| t.volume_mounts.clone()).unwrap_or_default());
+    Container {
+        name: MAIN_CONTAINER.to_owned(),
+        image: Some(image.to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".to_owned()),
+            container_port: config::web_port(app),
+            protocol: Some("TCP".to_owned()),
+            ..Default::default()
+        }]),
+        resources: app.spec.resources.clone(),
+        security_context: t.and_then(|t| t.security_context.clone()),
+        volume_mounts: Some(mounts),
+        ..Default::default()
+    }
+}
+
+/// Operator variables, then packages variables, then the user's (minus those we own).
+fn main_env(app: &KasprApp, cm: &ConfigMap, pkgs: Option<&Packages<'_>>) -> Vec<EnvVar> {
+    let user = app
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.kaspr_container.as_ref())
+        .map(|t| t.env.clone())
+        .unwrap_or_default();
+    let mut env = config::kaspr_env(app, cm);
+    if let Some(p) = pkgs {
+        env.push(packages::pythonpath(&user));
+        env.push(EnvVar {
+            name: "PACKAGES_HASH".into(),
+            value: Some(p.hash.to_owned()),
+            ..Default::default()
+        });
+    }
+    let ours: Vec<String> = env.iter().map(|e| e.name.clone()).collect();
+    env.extend(user.into_iter().filter(|e| !ours.contains(&e.name)));
+    env
+}
+
+/// Table storage: a claim template for `persistent-claim`, an emptyDir otherwise.
+fn table_storage(app: &KasprApp) -> (Option<Volume>, Option<PersistentVolumeClaim>) {
+    let name = names::table_volume(app);
+    match &app.spec.storage {
+        Some(s) if s.kind == StorageType::PersistentClaim => {
+            let claim = PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some(name),
+                    ..Default::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                    storage_class_name: s.class.clone(),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([(
+                            "storage".to_owned(),
+                            Quantity(s.size.clone().unwrap_or_else(|| "1Gi".to_owned())),
+                        )])),
+                        limits: None,
+                    }),
+                    ..Default::default()
+                }),
+                status: None,
+            };
+            (None, Some(claim))
+        }
+        _ => (
+            Some(Volume {
+                name,
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            }),
+            None,
+        ),
+    }
+}
+
+fn retention(app: &KasprApp) -> StatefulSetPersistentVolumeClaimRetentionPolicy {
+    let delete = app
+        .spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.delete_claim)
+        .unwrap_or(false);
+    StatefulSetPersistentVolumeClaimRetentionPolicy {
+        when_deleted: Some(if delete { "Delete" } else { "Retain" }.to_owned()),
+        when_scaled: Some("Retain".to_owned()),
+    }
+}

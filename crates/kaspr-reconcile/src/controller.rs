@@ -1,0 +1,287 @@
+//! The reconcile pipeline and its wiring into a kube-runtime Controller:
+//! observe -> validate -> build -> apply -> status.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kaspr_types::{KasprApp, PackagesState};
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::build::{self, Desired};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::names::{self, FIELD_MANAGER};
+use crate::observe::{self, Snapshot};
+use crate::status::{self, Blocked, Observed};
+
+/// Requeue while packages are installing: pods are watched too, this is a safety net.
+const REQUEUE_BUSY: Duration = Duration::from_secs(30);
+const REQUEUE_IDLE: Duration = Duration::from_secs(300);
+const BACKOFF_BASE: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Metrics,
+    /// Install reports already counted (pod uid + restart count).
+    seen_reports: Mutex<HashSet<String>>,
+    /// Consecutive failures per app, for the error policy's backoff.
+    failures: Mutex<HashMap<ObjectRef<KasprApp>, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, metrics: Metrics) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            seen_reports: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+}
+
+/// One reconcile of one KasprApp.
+pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_inner(&app, &ctx).await;
+    ctx.metrics
+        .record_reconcile(&app, started.elapsed(), result.is_err());
+    if result.is_ok()
+        && let Ok(mut failures) = ctx.failures.lock()
+    {
+        failures.remove(&ObjectRef::from_obj(app.as_ref()));
+    }
+    result
+}
+
+async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error> {
+    ctx.metrics.record_spec(app);
+    let snapshot = observe::observe(&ctx.client, app).await?;
+
+    if let Err(errors) = app.spec.check() {
+        let blocked = Blocked::InvalidSpec(errors.to_string());
+        warn(ctx, app, blocked.reason(), &blocked.message()).await;
+        write_status(ctx, app, &snapshot, None, Some(blocked)).await?;
+        // Nothing to retry: a fixed spec is a change, and changes trigger a reconcile.
+        return Ok(Action::await_change());
+    }
+    let desired = build::build(app, snapshot.packages_pvc.as_ref())?;
+    let blocked = snapshot.secret_problem.clone();
+    apply_all(ctx, app, &desired, blocked.is_none()).await?;
+    if let Some(b) = &blocked {
+        warn(ctx, app, b.reason(), &b.message()).await;
+    }
+    count_new_reports(ctx, app, &snapshot, desired.hash.as_deref());
+    let state = write_status(ctx, app, &snapshot, desired.hash.as_deref(), blocked).await?;
+    Ok(match state {
+        Some(PackagesState::Pending | PackagesState::Installing) => Action::requeue(REQUEUE_BUSY),
+        _ => Action::requeue(REQUEUE_IDLE),
+    })
+}
+
+/// Server-side applies every child; the StatefulSet only when `rollout` (a missing Secret holds
+/// the rollout so running pods keep running).
+async fn apply_all(
+    ctx: &Context,
+    app: &KasprApp,
+    desired: &Desired,
+    rollout: bool,
+) -> Result<(), Error> {
+    let ns = app.namespace().ok_or(Error::NoNamespace)?;
+    let client = &ctx.client;
+    apply(
+        Api::<ServiceAccount>::namespaced(client.clone(), &ns),
+        &desired.service_account,
+    )
+    .await?;
+    apply(
+        Api::<ConfigMap>::namespaced(client.clone(), &ns),
+        &desired.config_map,
+    )
+    .await?;
+    apply(
+        Api::<Service>::namespaced(client.clone(), &ns),
+        &desired.headless_service,
+    )
+    .await?;
+    apply(
+        Api::<Service>::namespaced(client.clone(), &ns),
+        &desired.api_service,
+    )
+    .await?;
+    if let Some(pvc) = &desired.packages_pvc {
+        apply(
+            Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns),
+            pvc,
+        )
+        .await?;
+    }
+    if rollout {
+        apply(
+            Api::<StatefulSet>::namespaced(client.clone(), &ns),
+            &desired.statefulset,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply<K>(api: Api<K>, object: &K) -> Result<(), Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await?;
+    Ok(())
+}
+
+fn count_new_reports(ctx: &Context, app: &KasprApp, snapshot: &Snapshot, hash: Option<&str>) {
+    let Ok(mut seen) = ctx.seen_reports.lock() else {
+        return;
+    };
+    for r in status::pod_reports(&snapshot.pods) {
+        if r.hash.as_deref() != hash || !seen.insert(r.key.clone()) {
+            continue;
+        }
+        if let Some(report) = &r.report {
+            ctx.metrics.record_report(app, report);
+        }
+    }
+}
+
+async fn write_status(
+    ctx: &Context,
+    app: &KasprApp,
+    snapshot: &Snapshot,
+    hash: Option<&str>,
+    blocked: Option<Blocked>,
+) -> Result<Option<PackagesState>, Error> {
+    let observed = Observed {
+        app,
+        hash,
+        statefulset: snapshot.statefulset.as_ref(),
+        pods: &snapshot.pods,
+        blocked,
+    };
+    let status = status::compute(&observed, Time(chrono_now()));
+    let state = status.python_packages.as_ref().and_then(|p| p.state);
+    let ns = app.namespace().ok_or(Error::NoNamespace)?;
+    let patch = json!({"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp", "status": status});
+    Api::<KasprApp>::namespaced(ctx.client.clone(), &ns)
+        .patch_status(
+            &app.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(state)
+}
+
+fn chrono_now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+}
+
+async fn warn(ctx: &Context, app: &KasprApp, reason: &str, note: &str) {
+    let event = Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note.chars().take(1024).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+        tracing::warn!(error = %e, "publishing an event failed");
+    }
+}
+
+/// Retry with exponential backoff per app, capped.
+pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = ObjectRef::from_obj(app.as_ref());
+    let failures = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let n = f.entry(key).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        })
+        .unwrap_or(1);
+    let delay = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(10)))
+        .min(BACKOFF_MAX);
+    tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, kind = error.kind(), retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Runs the controller until the process is told to stop.
+pub async fn run(client: Client, metrics: Metrics) {
+    let apps = Api::<KasprApp>::all(client.clone());
+    let ctx = Arc::new(Context::new(client.clone(), metrics));
+    let controller = Controller::new(apps, watcher::Config::default().any_semantic());
+    let store = controller.store();
+    let pods = watcher::Config::default().labels(names::APP_LABEL);
+    // Secrets: metadata only, so the operator never holds secret values in memory.
+    let secrets = Api::<PartialObjectMeta<Secret>>::all(client.clone());
+    controller
+        .owns(
+            Api::<StatefulSet>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .owns(
+            Api::<Service>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .owns(
+            Api::<ConfigMap>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .owns(
+            Api::<PersistentVolumeClaim>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .watches(Api::<Pod>::all(client.clone()), pods, |pod| {
+            let app = pod.labels().get(names::APP_LABEL).cloned();
+            app.map(|name| ObjectRef::new(&name).within(&pod.namespace().unwrap_or_default()))
+        })
+        .watches(secrets, watcher::Config::default(), move |secret| {
+            crate::mapper::apps_referencing_secret(
+                &store.state(),
+                &secret.name_any(),
+                secret.namespace().as_deref(),
+            )
+        })
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+}

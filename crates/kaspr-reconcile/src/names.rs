@@ -1,0 +1,80 @@
+//! Names and labels of the child objects. They follow the upstream (Python) operator, so that
+//! switching operators adopts the existing objects: a StatefulSet's selector cannot change.
+
+use std::collections::BTreeMap;
+
+use kaspr_types::KasprApp;
+use kube::ResourceExt;
+
+/// The init container that installs the packages.
+pub const INIT_CONTAINER: &str = "install-packages";
+/// The main container.
+pub const MAIN_CONTAINER: &str = "kaspr";
+/// Pod-template annotation holding the packages hash; a change rolls the StatefulSet.
+pub const HASH_ANNOTATION: &str = "kaspr.io/python-packages-hash";
+/// Label carrying the app's name on every child object and pod.
+pub const APP_LABEL: &str = "kaspr.io/app";
+/// The one field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "kaspr-operator";
+const KIND: &str = "KasprApp";
+
+/// `<name>-app`: the StatefulSet, its headless Service and the ServiceAccount.
+pub fn component(app: &KasprApp) -> String {
+    format!("{}-app", app.name_any())
+}
+
+/// `<name>-app-api`: the ClusterIP Service of the web port.
+pub fn api_service(app: &KasprApp) -> String {
+    format!("{}-api", component(app))
+}
+
+/// `<name>-app-config`: the app's settings as `K_*` keys.
+pub fn config_map(app: &KasprApp) -> String {
+    format!("{}-config", component(app))
+}
+
+/// `<name>-app-pv`: the table storage volume (claim template or emptyDir).
+pub fn table_volume(app: &KasprApp) -> String {
+    format!("{}-pv", component(app))
+}
+
+/// `<name>-app-python-packages`: the shared packages PVC.
+pub fn packages_pvc(app: &KasprApp) -> String {
+    format!("{}-python-packages", component(app))
+}
+
+/// Labels that select the app's pods, exactly as upstream (selectors are immutable).
+pub fn selector_labels(app: &KasprApp) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("kaspr.io/cluster".to_owned(), app.name_any()),
+        ("kaspr.io/name".to_owned(), component(app)),
+        ("kaspr.io/kind".to_owned(), KIND.to_owned()),
+    ])
+}
+
+/// Labels on every child object and pod.
+pub fn labels(app: &KasprApp) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(app);
+    let name = app.name_any();
+    labels.extend([
+        ("kaspr.io/component-type".to_owned(), KIND.to_owned()),
+        ("app.kubernetes.io/name".to_owned(), KIND.to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), name.clone()),
+        (
+            "app.kubernetes.io/part-of".to_owned(),
+            label_value(&format!("kaspr-{name}")),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            FIELD_MANAGER.to_owned(),
+        ),
+        (APP_LABEL.to_owned(), name),
+    ]);
+    labels
+}
+
+/// A label value: at most 63 characters, ending in an alphanumeric.
+fn label_value(value: &str) -> String {
+    let cut: String = value.chars().take(63).collect();
+    cut.trim_end_matches(['.', '-', '_']).to_owned()
+}

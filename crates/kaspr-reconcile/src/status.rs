@@ -1,0 +1,400 @@
+//! Status as a pure function of what was observed: the app, its StatefulSet, its pods and the
+//! install reports they carry. No client, no clock (the time is passed in).
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kaspr_script::{InstallReport, InstallResult};
+use kaspr_types::{
+    CacheMode, CacheUsage, InstallErrorType, KasprApp, KasprAppStatus, OnFailure, PackagesState,
+    PythonPackagesStatus, condition,
+};
+use kube::ResourceExt;
+
+use crate::names::{HASH_ANNOTATION, INIT_CONTAINER};
+
+/// Share of the cache above which the status warns.
+pub const CACHE_WARN_PERCENT: f64 = 80.0;
+
+/// Why the operator held the rollout, if it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// The spec failed validation; the message lists every field error.
+    InvalidSpec(String),
+    /// The credentials Secret does not exist.
+    SecretMissing { secret: String },
+    /// The Secret exists but lacks a key.
+    SecretKeyMissing { secret: String, key: String },
+}
+
+impl Blocked {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Blocked::InvalidSpec(_) => "InvalidSpec",
+            Blocked::SecretMissing { .. } => "SecretNotFound",
+            Blocked::SecretKeyMissing { .. } => "SecretKeyNotFound",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Blocked::InvalidSpec(errors) => {
+                format!("The spec is invalid; fix it to continue: {errors}")
+            }
+            Blocked::SecretMissing { secret } => format!(
+                "Secret {secret:?} referenced by spec.pythonPackages.credentials.secretRef does not exist; \
+                 create it in the app's namespace (the rollout resumes when it appears)"
+            ),
+            Blocked::SecretKeyMissing { secret, key } => format!(
+                "Secret {secret:?} has no key {key:?} (spec.pythonPackages.credentials.secretRef); \
+                 add the key or point usernameKey/passwordKey at an existing one"
+            ),
+        }
+    }
+}
+
+/// Everything the status depends on.
+pub struct Observed<'a> {
+    pub app: &'a KasprApp,
+    /// The hash the desired pods carry (None without pythonPackages or when the spec is invalid).
+    pub hash: Option<&'a str>,
+    pub statefulset: Option<&'a StatefulSet>,
+    pub pods: &'a [Pod],
+    pub blocked: Option<Blocked>,
+}
+
+/// One install report found on a pod, with the key that makes it countable once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodReport {
+    /// `<pod uid>/<restart count>`: a new report only when the init container ran again.
+    pub key: String,
+    pub pod: String,
+    pub hash: Option<String>,
+    pub report: Option<InstallReport>,
+    /// Exit code of the init container run that left this report.
+    pub exit_code: i32,
+}
+
+/// The reports on `pods`: from the init container's current state, or from its last state while
+/// it runs again after a failure.
+pub fn pod_reports(pods: &[Pod]) -> Vec<PodReport> {
+    pods.iter().filter_map(pod_report).collect()
+}
+
+fn pod_report(pod: &Pod) -> Option<PodReport> {
+    let status = pod.status.as_ref()?;
+    let init = status
+        .init_container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == INIT_CONTAINER)?;
+    let (terminated, restarts): (&ContainerStateTerminated, i32) =
+        match init.state.as_ref().and_then(|s| s.terminated.as_ref()) {
+            Some(t) => (t, init.restart_count),
+            None => (
+                init.last_state.as_ref()?.terminated.as_ref()?,
+                init.restart_count - 1,
+            ),
+        };
+    let uid = pod.metadata.uid.clone().unwrap_or_else(|| pod.name_any());
+    Some(PodReport {
+        key: format!("{uid}/{restarts}"),
+        pod: pod.name_any(),
+        hash: pod.annotations().get(HASH_ANNOTATION).cloned(),
+        report: terminated
+            .message
+            .as_deref()
+            .and_then(|m| InstallReport::parse(m).ok()),
+        exit_code: terminated.exit_code,
+    })
+}
+
+fn init_running(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == INIT_CONTAINER))
+        .and_then(|c| c.state.as_ref())
+        .is_some_and(|s| s.running.is_some())
+}
+
+/// The whole status, given the current time for condition transitions.
+pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
+    let app = observed.app;
+    let generation = app.metadata.generation;
+    let previous = app
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let packages = app
+        .spec
+        .python_packages
+        .as_ref()
+        .map(|_| packages_status(observed));
+
+    let (ready_replicas, replicas) = replica_counts(observed);
+    let rolled_out = observed.statefulset.is_some_and(statefulset_rolled_out);
+    let packages_ok = packages
+        .as_ref()
+        .is_none_or(|p| p.state == Some(PackagesState::Ready));
+
+    let mut conditions = Vec::new();
+    let ready = match &observed.blocked {
+        Some(b) => (false, b.reason(), b.message()),
+        None if ready_replicas >= replicas && rolled_out && packages_ok => (
+            true,
+            "AllReplicasReady",
+            format!("{ready_replicas}/{replicas} replicas ready"),
+        ),
+        None => (
+            false,
+            "NotReady",
+            format!("{ready_replicas}/{replicas} replicas ready"),
+        ),
+    };
+    conditions.push(make_condition(
+        condition::READY,
+        ready.0,
+        ready.1,
+        &ready.2,
+        generation,
+        previous,
+        &now,
+    ));
+    let progressing = observed.blocked.is_none() && !rolled_out;
+    conditions.push(make_condition(
+        condition::PROGRESSING,
+        progressing,
+        if progressing { "RollingOut" } else { "Stable" },
+        if progressing {
+            "The StatefulSet is rolling out"
+        } else {
+            "No rollout in progress"
+        },
+        generation,
+        previous,
+        &now,
+    ));
+    if let Some(p) = &packages {
+        let (ok, reason, message) = packages_condition(p, observed.blocked.as_ref());
+        conditions.push(make_condition(
+            condition::PYTHON_PACKAGES_READY,
+            ok,
+            reason,
+            &message,
+            generation,
+            previous,
+            &now,
+        ));
+    }
+    KasprAppStatus {
+        observed_generation: generation,
+        available_members: Some(format!("{ready_replicas}/{replicas}")),
+        conditions,
+        python_packages: packages,
+    }
+}
+
+fn replica_counts(observed: &Observed<'_>) -> (i32, i32) {
+    let replicas = observed.app.spec.replicas.unwrap_or(1);
+    let ready = observed
+        .statefulset
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    (ready, replicas)
+}
+
+fn statefulset_rolled_out(sts: &StatefulSet) -> bool {
+    let Some(status) = sts.status.as_ref() else {
+        return false;
+    };
+    let wanted = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    status.observed_generation >= sts.metadata.generation
+        && status.updated_replicas.unwrap_or(0) >= wanted
+        && status.current_revision.is_some()
+        && status.current_revision == status.update_revision
+}
+
+fn packages_condition(
+    p: &PythonPackagesStatus,
+    blocked: Option<&Blocked>,
+) -> (bool, &'static str, String) {
+    if let Some(b) = blocked {
+        return (false, b.reason(), b.message());
+    }
+    match p.state {
+        Some(PackagesState::Ready) => (true, "Installed", ready_message(p)),
+        Some(PackagesState::Failed) => (
+            false,
+            "InstallFailed",
+            p.error
+                .clone()
+                .unwrap_or_else(|| InstallErrorType::Unknown.message().to_owned()),
+        ),
+        Some(PackagesState::Installing) => (
+            false,
+            "Installing",
+            "An init container is installing the packages".into(),
+        ),
+        _ => (
+            false,
+            "Pending",
+            "Waiting for a pod to install or find the packages".into(),
+        ),
+    }
+}
+
+fn ready_message(p: &PythonPackagesStatus) -> String {
+    match (&p.installed_by, &p.install_duration) {
+        (Some(by), Some(d)) => format!("{} packages installed by {by} in {d}", p.installed.len()),
+        _ => format!("{} packages installed", p.installed.len()),
+    }
+}
+
+/// The pythonPackages block: state from the reports of pods that run the desired hash.
+fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
+    let spec = observed.app.spec.python_packages.as_ref();
+    let mut status = PythonPackagesStatus {
+        hash: observed.hash.map(str::to_owned),
+        cache_mode: spec.map(|s| {
+            if s.cache.enabled {
+                CacheMode::SharedPvc
+            } else {
+                CacheMode::PerPod
+            }
+        }),
+        warnings: observed.app.spec.warnings(),
+        ..Default::default()
+    };
+    if let Some(blocked) = &observed.blocked {
+        status.state = Some(PackagesState::Pending);
+        status.error = Some(blocked.message());
+        return status;
+    }
+    let current: Vec<PodReport> = pod_reports(observed.pods)
+        .into_iter()
+        .filter(|r| r.hash.as_deref() == observed.hash)
+        .collect();
+    let installing = observed
+        .pods
+        .iter()
+        .filter(|p| p.annotations().get(HASH_ANNOTATION).map(String::as_str) == observed.hash)
+        .any(init_running);
+    let failed = current.iter().find(|r| report_failed(r));
+    let success = current
+        .iter()
+        .filter_map(|r| r.report.as_ref())
+        .filter(|r| r.result != InstallResult::Failed)
+        .max_by_key(|r| r.result == InstallResult::Installed);
+    if let Some(latest) = current
+        .iter()
+        .filter_map(|r| r.report.as_ref())
+        .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+    {
+        apply_cache_usage(&mut status, latest);
+        if latest.stale_lock_recovered {
+            status.warnings.push(format!(
+                "{}: recovered a stale install lock left by a pod that died while installing",
+                latest.pod
+            ));
+        }
+    }
+    if let Some(ok) = success {
+        status.installed = ok.installed.clone();
+        status.installed_by = ok.installed_by.clone();
+        status.last_install_time = ok.installed_at.clone();
+        status.install_duration = ok.install_duration_seconds.map(human_duration);
+    }
+    status.state = Some(match (failed, success, installing) {
+        (Some(f), _, _) => {
+            let error_type = f
+                .report
+                .as_ref()
+                .and_then(|r| r.error_type)
+                .unwrap_or(InstallErrorType::Unknown);
+            status.error_type = Some(error_type);
+            status.error = Some(
+                f.report
+                    .as_ref()
+                    .and_then(|r| r.error.clone())
+                    .unwrap_or_else(|| error_type.message().to_owned()),
+            );
+            if spec.is_some_and(|s| s.install_policy.on_failure == OnFailure::Allow) {
+                status.warnings.push(format!(
+                    "{} started without its packages (installPolicy.onFailure: allow)",
+                    f.pod
+                ));
+            }
+            PackagesState::Failed
+        }
+        (None, _, true) => PackagesState::Installing,
+        (None, Some(_), false) => PackagesState::Ready,
+        (None, None, false) => PackagesState::Pending,
+    });
+    status
+}
+
+fn report_failed(r: &PodReport) -> bool {
+    match &r.report {
+        Some(report) => report.result == InstallResult::Failed,
+        None => r.exit_code != 0,
+    }
+}
+
+fn apply_cache_usage(status: &mut PythonPackagesStatus, report: &InstallReport) {
+    let Some(cache) = &report.cache else { return };
+    let percent = (cache.usage_percent() * 10.0).round() / 10.0;
+    status.cache_usage = Some(CacheUsage {
+        total_bytes: cache.total_bytes,
+        used_bytes: cache.used_bytes,
+        available_bytes: cache.available_bytes,
+        usage_percent: percent,
+    });
+    if percent > CACHE_WARN_PERCENT {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        status.warnings.push(format!(
+            "Package cache {percent:.1}% full ({:.2}GiB / {:.2}GiB); increase cache.size or lower cache.keepEnvs",
+            gib(cache.used_bytes),
+            gib(cache.total_bytes)
+        ));
+    }
+}
+
+/// `45s`, `2m30s`, `1h2m3s`.
+pub fn human_duration(seconds: f64) -> String {
+    let total = seconds.round().max(0.0) as u64;
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// A condition that keeps its lastTransitionTime while its status does not change.
+fn make_condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    previous: &[Condition],
+    now: &Time,
+) -> Condition {
+    let status = if ok { "True" } else { "False" };
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
