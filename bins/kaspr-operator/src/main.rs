@@ -1,25 +1,27 @@
 //! `kaspr-operator`: the operator binary.
 //!
+//! - `run [--listen ADDR]`: reconcile KasprApps (in-cluster, or the current kubeconfig) and
+//!   serve `/metrics`, `/healthz` and `/readyz` on ADDR (default `0.0.0.0:8080`)
+//! - `render -f FILE`: no cluster needed: print every child object of each KasprApp in FILE as
+//!   YAML, or its validation errors with field paths (exit 1)
 //! - `crd`: print the KasprApp CustomResourceDefinition
-//! - `check -f FILE`: validate the KasprApps in a manifest without a cluster: every error with
-//!   its field path, the warnings, and the packages hash each app would roll out
 
-mod check;
+mod http;
+mod render;
+mod telemetry;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kaspr-operator crd | check -f FILE";
+const USAGE: &str = "usage: kaspr-operator run [--listen ADDR] | render -f FILE | crd";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
         ["crd"] => print_crd(),
-        ["check", "-f", file] => check::run(std::path::Path::new(file)),
+        ["render", "-f", file] => render::run(std::path::Path::new(file)),
+        ["run"] => run("0.0.0.0:8080"),
+        ["run", "--listen", addr] => run(addr),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             Ok(true)
@@ -42,4 +44,24 @@ fn main() -> ExitCode {
 fn print_crd() -> anyhow::Result<bool> {
     print!("{}", serde_yaml::to_string(&kaspr_types::crd())?);
     Ok(true)
+}
+
+fn run(listen: &str) -> anyhow::Result<bool> {
+    let listen: std::net::SocketAddr = listen
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            telemetry::init_logging();
+            let (metrics, registry) = telemetry::metrics()?;
+            let client = kube::Client::try_default().await?;
+            let ready = http::Readiness::default();
+            tokio::spawn(http::serve(listen, registry, ready.clone()));
+            ready.wait_for_api(&client).await;
+            tracing::info!(%listen, "kaspr-operator started");
+            kaspr_reconcile::run(client, metrics).await;
+            Ok(true)
+        })
 }

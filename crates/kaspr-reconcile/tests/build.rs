@@ -1,0 +1,409 @@
+//! The pure builders: no client. Every child of every example must pass the upstream Kubernetes
+//! schemas (`kubernetes-validate --strict`, from the venv `cargo xtask test` prepares).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, PodSpec};
+use kaspr_reconcile::build::{Desired, build};
+use kaspr_reconcile::names::{HASH_ANNOTATION, INIT_CONTAINER};
+use kaspr_types::KasprApp;
+
+fn app(yaml: &str) -> KasprApp {
+    let mut app: KasprApp = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    app.metadata
+        .namespace
+        .get_or_insert_with(|| "default".into());
+    app.metadata
+        .uid
+        .get_or_insert_with(|| "0b6f2a58-6d1c-4bb1-a1d5-3f1f2b6f0c11".into());
+    app
+}
+
+fn with_packages(pp: &str) -> KasprApp {
+    app(&format!(
+        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders}}\nspec:\n  bootstrapServers: k:9092\n  replicas: 2\n  pythonPackages:\n{pp}"
+    ))
+}
+
+fn pod_spec(d: &Desired) -> &PodSpec {
+    d.statefulset
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod spec")
+}
+
+fn main_container(d: &Desired) -> &Container {
+    &pod_spec(d).containers[0]
+}
+
+fn env_value<'a>(c: &'a Container, name: &str) -> Option<&'a str> {
+    c.env
+        .iter()
+        .flatten()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.as_deref())
+}
+
+fn examples() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut files = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).expect("examples").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn example_apps() -> Vec<(PathBuf, KasprApp)> {
+    let mut apps = Vec::new();
+    for file in examples() {
+        let text = std::fs::read_to_string(&file).expect("read");
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let v: serde_json::Value = serde::Deserialize::deserialize(doc).expect("yaml");
+            if v["kind"] == "KasprApp" {
+                apps.push((file.clone(), app(&serde_json::to_string(&v).expect("json"))));
+            }
+        }
+    }
+    apps
+}
+
+#[test]
+fn every_child_of_every_example_passes_kubernetes_validate_strict() {
+    let venv = std::env::var("KASPR_TEST_VENV").unwrap_or_else(|_| {
+        panic!("KASPR_TEST_VENV is not set: run `cargo xtask test`, which installs kubernetes-validate in a venv")
+    });
+    let tool = Path::new(&venv).join("bin/kubernetes-validate");
+    assert!(
+        tool.exists(),
+        "kubernetes-validate missing from {venv}: run `cargo xtask test`"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut files = Vec::new();
+    for (i, (path, app)) in example_apps().into_iter().enumerate() {
+        app.spec
+            .check()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let desired = build(&app, None).expect("builds");
+        for (j, object) in desired.objects().into_iter().enumerate() {
+            let file = dir.path().join(format!("{i}-{j}.yaml"));
+            std::fs::write(&file, serde_yaml::to_string(&object).expect("yaml")).expect("write");
+            files.push(file);
+        }
+    }
+    assert!(
+        files.len() >= 7 * 5,
+        "expected the examples' objects, got {}",
+        files.len()
+    );
+    let out = Command::new(&tool)
+        .args(["--strict", "--quiet", "-k", "1.35.0"])
+        .args(&files)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "kubernetes-validate refused:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn without_python_packages_there_is_no_trace_of_them() {
+    let a = app(
+        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: plain}\nspec: {bootstrapServers: 'k:9092'}\n",
+    );
+    let d = build(&a, None).expect("builds");
+    let pod = pod_spec(&d);
+    assert!(pod.init_containers.is_none());
+    assert!(d.packages_pvc.is_none());
+    assert!(d.hash.is_none());
+    let volumes: Vec<&str> = pod
+        .volumes
+        .iter()
+        .flatten()
+        .map(|v| v.name.as_str())
+        .collect();
+    assert_eq!(volumes, ["plain-app-pv"]);
+    let main = main_container(&d);
+    assert!(env_value(main, "PYTHONPATH").is_none() && env_value(main, "PACKAGES_HASH").is_none());
+    assert_eq!(main.volume_mounts.as_ref().map(Vec::len), Some(1));
+    let annotations = d
+        .statefulset
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref());
+    assert!(annotations.is_none_or(|a| !a.contains_key(HASH_ANNOTATION)));
+}
+
+#[test]
+fn packages_add_init_container_volumes_and_pythonpath() {
+    let a = with_packages(
+        "    packages: [requests==2.31.0]\n    indexUrl: https://pypi.example.com/simple\n    credentials: {secretRef: {name: creds, passwordKey: pw}}\n    resources: {limits: {memory: 1Gi}}\n    cache: {enabled: true, size: 2Gi}\n",
+    );
+    let d = build(&a, None).expect("builds");
+    let pod = pod_spec(&d);
+    let init = &pod.init_containers.as_ref().expect("init containers")[0];
+    assert_eq!(init.name, INIT_CONTAINER);
+    assert_eq!(init.image, main_container(&d).image, "runs the app's image");
+    assert_eq!(
+        init.command.as_ref().map(|c| &c[..2]),
+        Some(&["/bin/sh".to_owned(), "-c".to_owned()][..])
+    );
+    assert_eq!(
+        init.termination_message_policy.as_deref(),
+        Some("FallbackToLogsOnError")
+    );
+    assert_eq!(
+        init.resources
+            .as_ref()
+            .and_then(|r| r.limits.as_ref())
+            .map(|l| l["memory"].0.as_str()),
+        Some("1Gi")
+    );
+    let password = init
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "PYPI_PASSWORD")
+        .expect("password env");
+    let secret = password
+        .value_from
+        .as_ref()
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .expect("secretKeyRef");
+    assert_eq!((secret.name.as_str(), secret.key.as_str()), ("creds", "pw"));
+    assert!(password.value.is_none());
+    let main = main_container(&d);
+    assert_eq!(env_value(main, "PYTHONPATH"), Some("/python-env/site"));
+    assert_eq!(env_value(main, "PACKAGES_HASH"), d.hash.as_deref());
+    let packages_mount = main
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.mount_path == "/packages")
+        .expect("mount");
+    assert_eq!(
+        packages_mount.read_only,
+        Some(true),
+        "the cache is read-only in the main container"
+    );
+    let pvc = d.packages_pvc.as_ref().expect("pvc");
+    assert_eq!(
+        pvc.metadata.name.as_deref(),
+        Some("orders-app-python-packages")
+    );
+    assert_eq!(storage(pvc), "2Gi");
+    assert!(
+        pvc.metadata.owner_references.is_some(),
+        "deleteClaim: true -> owned by the app"
+    );
+    let claim = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "python-packages")
+        .and_then(|v| v.persistent_volume_claim.as_ref());
+    assert_eq!(
+        claim.map(|c| c.claim_name.as_str()),
+        Some("orders-app-python-packages")
+    );
+}
+
+fn storage(pvc: &PersistentVolumeClaim) -> &str {
+    pvc.spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .map(|r| r["storage"].0.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn per_pod_cache_uses_an_empty_dir_and_no_pvc() {
+    let d = build(&with_packages("    packages: [requests]\n"), None).expect("builds");
+    assert!(d.packages_pvc.is_none());
+    let vol = pod_spec(&d)
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "python-packages")
+        .expect("volume");
+    assert!(vol.empty_dir.is_some());
+}
+
+#[test]
+fn retained_claim_is_not_owned_and_never_shrinks() {
+    let a = with_packages(
+        "    packages: [requests]\n    cache: {enabled: true, size: 1Gi, deleteClaim: false}\n",
+    );
+    let existing: PersistentVolumeClaim = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "orders-app-python-packages"},
+        "spec": {"resources": {"requests": {"storage": "5Gi"}}}
+    }))
+    .expect("pvc");
+    let d = build(&a, Some(&existing)).expect("builds");
+    let pvc = d.packages_pvc.as_ref().expect("pvc");
+    assert!(
+        pvc.metadata.owner_references.is_none(),
+        "deleteClaim: false -> the PVC outlives the app"
+    );
+    assert_eq!(storage(pvc), "5Gi", "an expanded claim is not shrunk back");
+    let grown = build(
+        &with_packages("    packages: [requests]\n    cache: {enabled: true, size: 8Gi}\n"),
+        Some(&existing),
+    )
+    .expect("builds");
+    assert_eq!(storage(grown.packages_pvc.as_ref().expect("pvc")), "8Gi");
+}
+
+#[test]
+fn template_settings_reach_the_init_container_and_pythonpath_is_joined() {
+    let a = app(
+        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: t}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages: {packages: [a]}\n  template:\n    kasprContainer:\n      env: [{name: PYTHONPATH, value: /opt/extra}, {name: LOG_LEVEL, value: debug}]\n    pythonPackagesInitContainer:\n      env: [{name: PIP_DEFAULT_TIMEOUT, value: '60'}, {name: PACKAGES, value: evil}]\n      volumeMounts: [{name: certs, mountPath: /etc/ssl/custom}]\n      securityContext: {runAsNonRoot: true}\n",
+    );
+    let d = build(&a, None).expect("builds");
+    let init = &pod_spec(&d).init_containers.as_ref().expect("init")[0];
+    assert_eq!(env_value(init, "PIP_DEFAULT_TIMEOUT"), Some("60"));
+    assert_eq!(
+        env_value(init, "PACKAGES"),
+        Some("a"),
+        "the template cannot override the script's inputs"
+    );
+    assert_eq!(
+        init.env
+            .iter()
+            .flatten()
+            .filter(|e| e.name == "PACKAGES")
+            .count(),
+        1
+    );
+    assert!(
+        init.volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.mount_path == "/etc/ssl/custom")
+    );
+    assert_eq!(
+        init.security_context
+            .as_ref()
+            .and_then(|s| s.run_as_non_root),
+        Some(true)
+    );
+    let main = main_container(&d);
+    assert_eq!(
+        env_value(main, "PYTHONPATH"),
+        Some("/python-env/site:/opt/extra")
+    );
+    assert_eq!(
+        main.env
+            .iter()
+            .flatten()
+            .filter(|e| e.name == "PYTHONPATH")
+            .count(),
+        1
+    );
+    assert_eq!(env_value(main, "LOG_LEVEL"), Some("debug"));
+}
+
+#[test]
+fn same_spec_builds_identical_objects() {
+    for (path, a) in example_apps() {
+        let once = build(&a, None).expect("builds");
+        let reparsed: KasprApp =
+            serde_json::from_value(serde_json::to_value(&a).expect("json")).expect("parses");
+        assert_eq!(
+            once,
+            build(&reparsed, None).expect("builds"),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn hash_change_changes_the_pod_template_and_secret_rotation_does_not() {
+    let base = "    packages: [requests==2.31.0]\n    indexUrl: https://i.example/simple\n    credentials: {secretRef: {name: creds}}\n";
+    let d1 = build(&with_packages(base), None).expect("builds");
+    let d2 = build(&with_packages(&base.replace("2.31.0", "2.32.0")), None).expect("builds");
+    let template = |d: &Desired| d.statefulset.spec.as_ref().map(|s| s.template.clone());
+    assert_ne!(d1.hash, d2.hash);
+    assert_ne!(template(&d1), template(&d2), "a new hash rolls the pods");
+    let annotation = |d: &Desired| {
+        d.statefulset
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .map(|a| a[HASH_ANNOTATION].clone())
+    };
+    assert_eq!(annotation(&d2).as_deref(), d2.hash.as_deref());
+    // Another Secret with other keys: same hash (no reinstall), though the pods pick up the new refs.
+    let d3 = build(
+        &with_packages(&base.replace("{name: creds}", "{name: creds-v2}")),
+        None,
+    )
+    .expect("builds");
+    assert_eq!(d1.hash, d3.hash);
+}
+
+#[test]
+fn names_labels_and_ports_follow_upstream() {
+    let d = build(&with_packages("    packages: [a]\n"), None).expect("builds");
+    assert_eq!(d.statefulset.metadata.name.as_deref(), Some("orders-app"));
+    assert_eq!(
+        d.headless_service.metadata.name.as_deref(),
+        Some("orders-app")
+    );
+    assert_eq!(
+        d.api_service.metadata.name.as_deref(),
+        Some("orders-app-api")
+    );
+    assert_eq!(
+        d.config_map.metadata.name.as_deref(),
+        Some("orders-app-config")
+    );
+    assert_eq!(
+        d.service_account.metadata.name.as_deref(),
+        Some("orders-app")
+    );
+    let selector = d
+        .statefulset
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .expect("selector");
+    assert_eq!(selector.len(), 3);
+    assert_eq!(selector["kaspr.io/cluster"], "orders");
+    assert_eq!(selector["kaspr.io/name"], "orders-app");
+    assert_eq!(selector["kaspr.io/kind"], "KasprApp");
+    let port = &d
+        .api_service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .expect("ports")[0];
+    assert_eq!((port.name.as_deref(), port.port), (Some("http"), 6065));
+    assert_eq!(
+        d.headless_service
+            .spec
+            .as_ref()
+            .and_then(|s| s.cluster_ip.as_deref()),
+        Some("None")
+    );
+    let cm = d.config_map.data.as_ref().expect("data");
+    assert_eq!(cm["K_KAFKA_BOOTSTRAP_SERVERS"], "k:9092");
+    assert_eq!(cm["K_APP_NAME"], "orders-app");
+}
