@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use kaspr_reconcile::metrics::PrometheusExport;
 use kaspr_types::KasprApp;
 use kube::api::{Api, ListParams};
 
@@ -37,15 +38,15 @@ impl Readiness {
 
 #[derive(Clone)]
 struct AppState {
-    registry: prometheus::Registry,
+    export: Arc<PrometheusExport>,
     ready: Readiness,
 }
 
-pub async fn serve(addr: SocketAddr, registry: prometheus::Registry, ready: Readiness) {
+pub async fn serve(addr: SocketAddr, export: Arc<PrometheusExport>, ready: Readiness) {
     let app = Router::new()
         .route(
             "/metrics",
-            get(|State(s): State<AppState>| async move { crate::telemetry::render(&s.registry) }),
+            get(|State(s): State<AppState>| async move { s.export.render() }),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -61,7 +62,7 @@ pub async fn serve(addr: SocketAddr, registry: prometheus::Registry, ready: Read
                 }
             }),
         )
-        .with_state(AppState { registry, ready });
+        .with_state(AppState { export, ready });
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
             if let Err(e) = axum::serve(listener, app).await {

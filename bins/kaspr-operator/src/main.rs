@@ -55,10 +55,14 @@ fn run(listen: &str) -> anyhow::Result<bool> {
         .build()?
         .block_on(async move {
             telemetry::init_logging();
-            let (metrics, registry) = telemetry::metrics()?;
+            let (metrics, export) = kaspr_reconcile::metrics::prometheus()?;
             let client = kube::Client::try_default().await?;
             let ready = http::Readiness::default();
-            tokio::spawn(http::serve(listen, registry, ready.clone()));
+            tokio::spawn(http::serve(
+                listen,
+                std::sync::Arc::new(export),
+                ready.clone(),
+            ));
             ready.wait_for_api(&client).await;
             tracing::info!(%listen, "kaspr-operator started");
             kaspr_reconcile::run(client, metrics).await;

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kaspr_types::{KasprApp, PackagesState};
+use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -191,16 +191,27 @@ async fn write_status(
     };
     let status = status::compute(&observed, Time(chrono_now()));
     let state = status.python_packages.as_ref().and_then(|p| p.state);
+    patch_status(&ctx.client, app, &status).await?;
+    Ok(state)
+}
+
+/// Writes `status` through the status subresource with server-side apply (our field manager
+/// owns the whole status).
+pub async fn patch_status(
+    client: &Client,
+    app: &KasprApp,
+    status: &KasprAppStatus,
+) -> Result<(), Error> {
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
     let patch = json!({"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp", "status": status});
-    Api::<KasprApp>::namespaced(ctx.client.clone(), &ns)
+    Api::<KasprApp>::namespaced(client.clone(), &ns)
         .patch_status(
             &app.name_any(),
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
         .await?;
-    Ok(state)
+    Ok(())
 }
 
 fn chrono_now() -> k8s_openapi::jiff::Timestamp {

@@ -1,5 +1,4 @@
-//! The operator's metrics, through the OpenTelemetry API (the binary installs the Prometheus
-//! exporter). Names carry the `kasprop_` prefix; every series has `app_name` and `namespace`.
+//! The operator's metrics, through the OpenTelemetry SDK with the Prometheus exporter. Names carry the `kasprop_` prefix; every series has `app_name` and `namespace`.
 //!
 //! Install metrics are recorded once per install report (see [`crate::status::PodReport::key`]),
 //! never once per reconcile.
@@ -158,4 +157,37 @@ impl Metrics {
             self.reconcile_errors.add(1, &base);
         }
     }
+}
+
+/// The exporter side: a Prometheus registry fed by an OpenTelemetry meter provider.
+pub struct PrometheusExport {
+    pub registry: prometheus::Registry,
+    /// Keeps the pipeline alive; dropping it stops collection.
+    pub provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+}
+
+impl PrometheusExport {
+    /// The registry in the Prometheus text format, as `/metrics` serves it.
+    pub fn render(&self) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+}
+
+/// Instruments exported to a fresh Prometheus registry, without the `otel_scope_*` labels and
+/// `target_info` that would only add noise to every series.
+pub fn prometheus() -> Result<(Metrics, PrometheusExport), opentelemetry_sdk::error::OTelSdkError> {
+    use opentelemetry::metrics::MeterProvider;
+    let registry = prometheus::Registry::new();
+    let exporter = opentelemetry_prometheus::exporter()
+        .with_registry(registry.clone())
+        .scope_info_enabled(false)
+        .without_target_info()
+        .build()?;
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(exporter)
+        .build();
+    let metrics = Metrics::new(&provider.meter("kaspr-operator"));
+    Ok((metrics, PrometheusExport { registry, provider }))
 }

@@ -1,0 +1,440 @@
+//! Reconcile flows against a mock API server that asserts each request (method, path, body), in
+//! the kube-rs `ApiServerVerifier` style: one scenario per API interaction sequence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use kaspr_reconcile::controller::{Context, reconcile};
+use kaspr_reconcile::metrics::Metrics;
+use kaspr_types::KasprApp;
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+fn app(pp: &str) -> KasprApp {
+    serde_yaml::from_str(&format!(
+        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders, namespace: default, uid: 6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1, generation: 1}}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages:\n{pp}"
+    ))
+    .expect("app")
+}
+
+const WITH_SECRET: &str = "    packages: [requests==2.31.0]\n    indexUrl: https://pypi.example.com/simple\n    credentials: {secretRef: {name: pypi-creds}}\n";
+const PLAIN: &str = "    packages: [requests==2.31.0]\n";
+
+fn context() -> (Arc<Context>, Handle) {
+    context_with(Metrics::new(&opentelemetry::global::meter("test")))
+}
+
+fn context_with(metrics: Metrics) -> (Arc<Context>, Handle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    (Arc::new(Context::new(client, metrics)), handle)
+}
+
+/// The API server side of one scenario.
+struct Verifier(Handle);
+
+impl Verifier {
+    /// Takes the next request, checks method and path, answers `reply` (or echoes the body when
+    /// `reply` is null), returns the request body.
+    async fn expect(
+        &mut self,
+        method: Method,
+        path: &str,
+        status: StatusCode,
+        reply: Value,
+    ) -> Value {
+        let (request, send) = tokio::time::timeout(Duration::from_secs(5), self.0.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("no request; expected {method} {path}"))
+            .expect("the client is alive");
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&method, path),
+            "unexpected request order"
+        );
+        if method == Method::PATCH {
+            let query = request.uri().query().unwrap_or_default();
+            assert!(
+                query.contains("fieldManager=kaspr-operator"),
+                "{path}: {query}"
+            );
+        }
+        let bytes = request.into_body().collect_bytes().await.expect("body");
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let reply = if reply.is_null() { body.clone() } else { reply };
+        let response = Response::builder()
+            .status(status)
+            .body(Body::from(serde_json::to_vec(&reply).expect("json")))
+            .expect("response");
+        send.send_response(response);
+        body
+    }
+
+    async fn not_found(&mut self, path: &str) {
+        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+        self.expect(Method::GET, path, StatusCode::NOT_FOUND, status)
+            .await;
+    }
+
+    async fn pods(&mut self, pods: Value) {
+        let list = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods});
+        self.expect(
+            Method::GET,
+            "/api/v1/namespaces/default/pods",
+            StatusCode::OK,
+            list,
+        )
+        .await;
+    }
+
+    /// The server-side applies of the children; returns the StatefulSet body when applied.
+    async fn applies(&mut self, with_statefulset: bool) -> Option<Value> {
+        for path in [
+            "/api/v1/namespaces/default/serviceaccounts/orders-app",
+            "/api/v1/namespaces/default/configmaps/orders-app-config",
+            "/api/v1/namespaces/default/services/orders-app",
+            "/api/v1/namespaces/default/services/orders-app-api",
+        ] {
+            self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
+                .await;
+        }
+        if with_statefulset {
+            let path = "/apis/apps/v1/namespaces/default/statefulsets/orders-app";
+            return Some(
+                self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
+                    .await,
+            );
+        }
+        None
+    }
+
+    async fn event(&mut self) -> Value {
+        self.expect(
+            Method::POST,
+            "/apis/events.k8s.io/v1/namespaces/default/events",
+            StatusCode::CREATED,
+            Value::Null,
+        )
+        .await
+    }
+
+    async fn status(&mut self, app: &KasprApp) -> Value {
+        let path = "/apis/kaspr.io/v1alpha1/namespaces/default/kasprapps/orders/status";
+        let body = self
+            .expect(
+                Method::PATCH,
+                path,
+                StatusCode::OK,
+                serde_json::to_value(app).expect("json"),
+            )
+            .await;
+        body["status"].clone()
+    }
+
+    async fn nothing_more(&mut self) {
+        let next = tokio::time::timeout(Duration::from_millis(200), self.0.next_request()).await;
+        // Either nothing arrives, or the client is gone (the reconcile finished).
+        if let Ok(Some((request, _))) = next {
+            panic!(
+                "unexpected extra request: {} {}",
+                request.method(),
+                request.uri()
+            );
+        }
+    }
+}
+
+fn condition(status: &Value, type_: &str) -> Value {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn first_reconcile_creates_everything() {
+    let (ctx, handle) = context();
+    let app = app(PLAIN);
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    let mut api = Verifier(handle);
+    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+        .await;
+    api.pods(json!([])).await;
+    let sts = api.applies(true).await.expect("statefulset applied");
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["initContainers"][0]["name"],
+        "install-packages"
+    );
+    assert_eq!(
+        sts["metadata"]["ownerReferences"][0]["uid"],
+        "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1"
+    );
+    let status = api.status(&app).await;
+    assert_eq!(status["pythonPackages"]["state"], "Pending");
+    assert_eq!(condition(&status, "PythonPackagesReady")["status"], "False");
+    api.nothing_more().await;
+    let action = task.await.expect("joins").expect("reconcile ok");
+    assert_eq!(
+        action,
+        Action::requeue(Duration::from_secs(30)),
+        "pending installs are checked again soon"
+    );
+}
+
+#[tokio::test]
+async fn missing_secret_holds_the_rollout() {
+    let (ctx, handle) = context();
+    let app = app(WITH_SECRET);
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    let mut api = Verifier(handle);
+    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+        .await;
+    api.pods(json!([])).await;
+    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
+        .await;
+    assert!(api.applies(false).await.is_none());
+    let event = api.event().await;
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["reason"], "SecretNotFound");
+    assert!(
+        event["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pypi-creds")
+    );
+    let status = api.status(&app).await;
+    let c = condition(&status, "PythonPackagesReady");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("SecretNotFound"))
+    );
+    api.nothing_more().await;
+    task.await.expect("joins").expect("reconcile ok");
+}
+
+#[tokio::test]
+async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
+    let (ctx, handle) = context();
+    let app = app(WITH_SECRET);
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    let mut api = Verifier(handle);
+    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+        .await;
+    api.pods(json!([])).await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg=="}});
+    api.expect(
+        Method::GET,
+        "/api/v1/namespaces/default/secrets/pypi-creds",
+        StatusCode::OK,
+        secret,
+    )
+    .await;
+    assert!(api.applies(false).await.is_none());
+    let event = api.event().await;
+    assert_eq!(event["reason"], "SecretKeyNotFound");
+    let status = api.status(&app).await;
+    let message = condition(&status, "PythonPackagesReady")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("\"password\""), "{message}");
+    assert!(
+        !serde_json::to_string(&status)
+            .expect("json")
+            .contains("dXNlcg"),
+        "secret data leaked into status"
+    );
+    task.await.expect("joins").expect("reconcile ok");
+}
+
+#[tokio::test]
+async fn secret_present_rolls_out() {
+    let (ctx, handle) = context();
+    let app = app(WITH_SECRET);
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    let mut api = Verifier(handle);
+    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+        .await;
+    api.pods(json!([])).await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg==", "password": "cHc="}});
+    api.expect(
+        Method::GET,
+        "/api/v1/namespaces/default/secrets/pypi-creds",
+        StatusCode::OK,
+        secret,
+    )
+    .await;
+    let sts = api.applies(true).await.expect("statefulset applied");
+    let env = sts["spec"]["template"]["spec"]["initContainers"][0]["env"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "PYPI_PASSWORD")
+        .expect("password env");
+    assert_eq!(
+        password["valueFrom"]["secretKeyRef"],
+        json!({"name": "pypi-creds", "key": "password"})
+    );
+    assert!(
+        !sts.to_string().contains("cHc="),
+        "secret data in the StatefulSet"
+    );
+    api.status(&app).await;
+    api.nothing_more().await;
+    task.await.expect("joins").expect("reconcile ok");
+}
+
+#[tokio::test]
+async fn reports_on_pods_reach_the_status() {
+    let (ctx, handle) = context();
+    let app = app(PLAIN);
+    let hash = kaspr_hash::packages_hash(app.spec.python_packages.as_ref().expect("pp"))
+        .expect("hash")
+        .to_string();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/pods/installed.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let pods = fixture.replace("a38d296f011adb6e", &hash);
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    let mut api = Verifier(handle);
+    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+        .await;
+    api.pods(serde_json::from_str(&pods).expect("pods")).await;
+    api.applies(true).await;
+    let status = api.status(&app).await;
+    let pp = &status["pythonPackages"];
+    assert_eq!(pp["state"], "Ready");
+    assert_eq!(pp["hash"], hash.as_str());
+    assert_eq!(pp["installedBy"], "orders-app-0");
+    assert_eq!(pp["installDuration"], "45s");
+    assert_eq!(
+        pp["installed"],
+        json!(["pandas==2.1.0", "numpy==1.26.4", "requests==2.31.0"])
+    );
+    assert_eq!(condition(&status, "PythonPackagesReady")["status"], "True");
+    task.await.expect("joins").expect("reconcile ok");
+}
+
+#[tokio::test]
+async fn invalid_spec_applies_nothing_and_waits_for_a_change() {
+    let (ctx, handle) = context();
+    let app = app("    packages: ['-e git+https://evil.example/x']\n");
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    let mut api = Verifier(handle);
+    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+        .await;
+    api.pods(json!([])).await;
+    let event = api.event().await;
+    assert_eq!(event["reason"], "InvalidSpec");
+    assert!(
+        event["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("spec.pythonPackages.packages[0]")
+    );
+    let status = api.status(&app).await;
+    let ready = condition(&status, "Ready");
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("InvalidSpec"))
+    );
+    api.nothing_more().await;
+    assert_eq!(
+        task.await.expect("joins").expect("reconcile ok"),
+        Action::await_change()
+    );
+}
+
+#[tokio::test]
+async fn api_errors_are_returned_for_the_error_policy() {
+    let (ctx, handle) = context();
+    let app = app(PLAIN);
+    let task = tokio::spawn(reconcile(Arc::new(app), ctx.clone()));
+    let mut api = Verifier(handle);
+    let boom = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500, "message": "etcd is down"});
+    api.expect(
+        Method::GET,
+        "/apis/apps/v1/namespaces/default/statefulsets/orders-app",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        boom,
+    )
+    .await;
+    let err = task.await.expect("joins").expect_err("fails");
+    assert!(err.to_string().contains("etcd is down"), "{err}");
+    let a = Arc::new(self::app(PLAIN));
+    let first = kaspr_reconcile::controller::error_policy(a.clone(), &err, ctx.clone());
+    let second = kaspr_reconcile::controller::error_policy(a, &err, ctx);
+    assert_eq!(first, Action::requeue(Duration::from_secs(5)));
+    assert_eq!(
+        second,
+        Action::requeue(Duration::from_secs(10)),
+        "backoff doubles"
+    );
+}
+
+#[tokio::test]
+async fn install_reports_are_counted_once_however_often_we_reconcile() {
+    let (metrics, export) = kaspr_reconcile::metrics::prometheus().expect("exporter");
+    let app = app(PLAIN);
+    let hash = kaspr_hash::packages_hash(app.spec.python_packages.as_ref().expect("pp"))
+        .expect("hash")
+        .to_string();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/pods/installed.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    let pods: Value =
+        serde_json::from_str(&fixture.replace("a38d296f011adb6e", &hash)).expect("pods");
+    let (ctx, handle) = context_with(metrics);
+    let mut api = Verifier(handle);
+    for _ in 0..3 {
+        let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
+        api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+            .await;
+        api.pods(pods.clone()).await;
+        api.applies(true).await;
+        api.status(&app).await;
+        task.await.expect("joins").expect("reconcile ok");
+    }
+    let text = export.render();
+    let installed = text
+        .lines()
+        .find(|l| {
+            l.starts_with("kasprop_package_install_total") && l.contains("result=\"installed\"")
+        })
+        .unwrap_or_default();
+    let cached = text
+        .lines()
+        .find(|l| l.starts_with("kasprop_package_install_total") && l.contains("result=\"cached\""))
+        .unwrap_or_default();
+    assert!(
+        installed.ends_with(" 1"),
+        "installed counted once: {installed:?}\n{text}"
+    );
+    assert!(cached.ends_with(" 2"), "two cached reports: {cached:?}");
+    assert!(
+        installed.contains("app_name=\"orders\"") && installed.contains("namespace=\"default\""),
+        "{installed}"
+    );
+    assert!(
+        text.contains("kasprop_reconcile_total{app_name=\"orders\",namespace=\"default\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("kasprop_package_cache_usage_bytes{app_name=\"orders\",namespace=\"default\",type=\"used\"} 1073741824"), "{text}");
+    assert!(
+        text.contains("kasprop_package_auth_enabled{app_name=\"orders\",namespace=\"default\"} 0"),
+        "{text}"
+    );
+}
