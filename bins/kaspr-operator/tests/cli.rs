@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde::Deserialize;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kaspr-operator"))
 }
@@ -18,42 +20,79 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(yaml_files(&p));
+        } else if p.extension().is_some_and(|e| e == "yaml") {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[test]
-fn check_accepts_every_example() {
-    for file in [
-        "examples/basic.yaml",
-        "examples/python-packages/basic.yaml",
-        "examples/python-packages/enterprise-complete.yaml",
-        "examples/python-packages/private-registry.yaml",
-    ] {
+fn render_succeeds_on_every_example() {
+    let files = yaml_files(&root().join("examples"));
+    assert!(files.len() >= 8, "{files:?}");
+    for file in files {
         let out = bin()
-            .args(["check", "-f"])
-            .arg(root().join(file))
+            .args(["render", "-f"])
+            .arg(&file)
             .output()
             .expect("runs");
         let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "{file}: {stderr}");
-        assert!(stdout.contains(": valid"), "{file}: {stdout}");
+        assert!(out.status.success(), "{}: {stderr}", file.display());
+        let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&stdout)
+            .map(|d| serde_yaml::Value::deserialize(d).expect("YAML"))
+            .filter_map(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+            .collect();
+        let is_app = std::fs::read_to_string(&file)
+            .expect("read")
+            .contains("kind: KasprApp");
+        if is_app {
+            assert!(
+                kinds.contains(&"StatefulSet".to_owned()),
+                "{}: {kinds:?}",
+                file.display()
+            );
+            assert!(
+                kinds.contains(&"ConfigMap".to_owned()),
+                "{}: {kinds:?}",
+                file.display()
+            );
+        } else {
+            assert!(
+                kinds.is_empty(),
+                "{}: a non-KasprApp file renders nothing",
+                file.display()
+            );
+        }
     }
 }
 
 #[test]
-fn check_names_the_field_path_and_fails() {
-    let dir = std::env::temp_dir().join(format!("kaspr-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join("broken.yaml");
+fn render_of_a_broken_manifest_names_the_field_and_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("broken.yaml");
     std::fs::write(
         &file,
         "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: broken}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages:\n    packages: [requests]\n    extraIndexUrls: [https://ok.example/simple, \"https://bob:pw@x.example/simple\"]\n",
     )
     .expect("write");
     let out = bin()
-        .args(["check", "-f"])
+        .args(["render", "-f"])
         .arg(&file)
         .output()
         .expect("runs");
-    let (_, stderr) = text(&out);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout.is_empty(),
+        "nothing rendered for an invalid app: {stdout}"
+    );
     assert!(
         stderr.contains("spec.pythonPackages.extraIndexUrls[1]"),
         "{stderr}"
@@ -62,7 +101,6 @@ fn check_names_the_field_path_and_fails() {
         !stderr.contains("bob") && !stderr.contains(":pw@"),
         "credential in output: {stderr}"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

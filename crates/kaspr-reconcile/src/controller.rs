@@ -10,7 +10,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
@@ -189,7 +188,7 @@ async fn write_status(
         pods: &snapshot.pods,
         blocked,
     };
-    let status = status::compute(&observed, Time(chrono_now()));
+    let status = status::compute(&observed, status::now());
     let state = status.python_packages.as_ref().and_then(|p| p.state);
     patch_status(&ctx.client, app, &status).await?;
     Ok(state)
@@ -212,10 +211,6 @@ pub async fn patch_status(
         )
         .await?;
     Ok(())
-}
-
-fn chrono_now() -> k8s_openapi::jiff::Timestamp {
-    k8s_openapi::jiff::Timestamp::now()
 }
 
 async fn warn(ctx: &Context, app: &KasprApp, reason: &str, note: &str) {

@@ -118,6 +118,13 @@ fn init_running(pod: &Pod) -> bool {
         .is_some_and(|s| s.running.is_some())
 }
 
+/// The current time at the precision the API server stores (seconds), so a written condition
+/// reads back unchanged.
+pub fn now() -> Time {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    Time(k8s_openapi::jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
 /// The whole status, given the current time for condition transitions.
 pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
     let app = observed.app;

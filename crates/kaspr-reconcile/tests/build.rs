@@ -120,6 +120,25 @@ fn every_child_of_every_example_passes_kubernetes_validate_strict() {
 }
 
 #[test]
+fn deploy_manifests_pass_kubernetes_validate_strict() {
+    let venv = std::env::var("KASPR_TEST_VENV")
+        .unwrap_or_else(|_| panic!("KASPR_TEST_VENV is not set: run `cargo xtask test`"));
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let out = Command::new(Path::new(&venv).join("bin/kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", "1.35.0"])
+        .arg(deploy.join("rbac.yaml"))
+        .arg(deploy.join("operator.yaml"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn without_python_packages_there_is_no_trace_of_them() {
     let a = app(
         "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: plain}\nspec: {bootstrapServers: 'k:9092'}\n",

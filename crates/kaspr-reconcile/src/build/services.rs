@@ -2,38 +2,28 @@
 
 use k8s_openapi::api::core::v1::{Service, ServiceAccount, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kaspr_types::{KasprApp, MetadataTemplate};
+use kaspr_types::{KasprApp, MetadataTemplate, ObjectMetadata};
 
 use super::config::web_port;
 use super::metadata;
 use crate::names;
 
-fn template_metadata(
-    t: Option<&MetadataTemplate>,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let meta = t.and_then(|t| t.metadata.as_ref());
-    let labels = meta
-        .map(|m| m.labels.clone().into_iter().collect())
-        .unwrap_or_default();
-    let annotations = meta
-        .map(|m| m.annotations.clone().into_iter().collect())
-        .unwrap_or_default();
-    (labels, annotations)
+/// The labels and annotations a `template.*.metadata` asks for (empty when unset).
+fn template_metadata(t: Option<&MetadataTemplate>) -> ObjectMetadata {
+    t.and_then(|t| t.metadata.clone()).unwrap_or_default()
 }
 
 pub fn service_account(app: &KasprApp) -> ServiceAccount {
     let mut meta = metadata(app, names::component(app));
-    let (labels, annotations) = template_metadata(
-        app.spec
-            .template
-            .as_ref()
-            .and_then(|t| t.service_account.as_ref()),
-    );
+    let template = app
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.service_account.as_ref());
+    let wanted = template_metadata(template);
     // As upstream: the template's labels win on the ServiceAccount.
-    meta.labels.get_or_insert_default().extend(labels);
-    if !annotations.is_empty() {
-        meta.annotations = Some(annotations.into_iter().collect());
-    }
+    meta.labels.get_or_insert_default().extend(wanted.labels);
+    meta.annotations = (!wanted.annotations.is_empty()).then_some(wanted.annotations);
     ServiceAccount {
         metadata: meta,
         ..Default::default()
@@ -42,16 +32,12 @@ pub fn service_account(app: &KasprApp) -> ServiceAccount {
 
 fn service(app: &KasprApp, name: String, headless: bool) -> Service {
     let mut meta = metadata(app, name);
-    let (labels, annotations) =
-        template_metadata(app.spec.template.as_ref().and_then(|t| t.service.as_ref()));
-    // As upstream: our labels win on Services (selectors depend on them).
-    let ours = meta.labels.take().unwrap_or_default();
-    let mut merged: std::collections::BTreeMap<String, String> = labels.into_iter().collect();
-    merged.extend(ours);
-    meta.labels = Some(merged);
-    if !annotations.is_empty() {
-        meta.annotations = Some(annotations.into_iter().collect());
-    }
+    let wanted = template_metadata(app.spec.template.as_ref().and_then(|t| t.service.as_ref()));
+    // As upstream: our labels win on Services.
+    let mut labels = wanted.labels;
+    labels.extend(meta.labels.take().unwrap_or_default());
+    meta.labels = Some(labels);
+    meta.annotations = (!wanted.annotations.is_empty()).then_some(wanted.annotations);
     let port = web_port(app);
     Service {
         metadata: meta,
