@@ -80,6 +80,13 @@ impl Verifier {
             .await;
     }
 
+    /// The observe stage: no StatefulSet yet, then the pod list.
+    async fn observe(&mut self, pods: Value) {
+        self.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+            .await;
+        self.pods(pods).await;
+    }
+
     async fn pods(&mut self, pods: Value) {
         let list = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods});
         self.expect(
@@ -164,9 +171,7 @@ async fn first_reconcile_creates_everything() {
     let app = app(PLAIN);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
-    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-        .await;
-    api.pods(json!([])).await;
+    api.observe(json!([])).await;
     let sts = api.applies(true).await.expect("statefulset applied");
     assert_eq!(
         sts["spec"]["template"]["spec"]["initContainers"][0]["name"],
@@ -194,9 +199,7 @@ async fn missing_secret_holds_the_rollout() {
     let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
-    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-        .await;
-    api.pods(json!([])).await;
+    api.observe(json!([])).await;
     api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
         .await;
     assert!(api.applies(false).await.is_none());
@@ -225,9 +228,7 @@ async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
     let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
-    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-        .await;
-    api.pods(json!([])).await;
+    api.observe(json!([])).await;
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg=="}});
     api.expect(
         Method::GET,
@@ -260,9 +261,7 @@ async fn secret_present_rolls_out() {
     let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
-    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-        .await;
-    api.pods(json!([])).await;
+    api.observe(json!([])).await;
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg==", "password": "cHc="}});
     api.expect(
         Method::GET,
@@ -308,9 +307,8 @@ async fn reports_on_pods_reach_the_status() {
     let pods = fixture.replace("a38d296f011adb6e", &hash);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
-    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
+    api.observe(serde_json::from_str(&pods).expect("pods"))
         .await;
-    api.pods(serde_json::from_str(&pods).expect("pods")).await;
     api.applies(true).await;
     let status = api.status(&app).await;
     let pp = &status["pythonPackages"];
@@ -332,9 +330,7 @@ async fn invalid_spec_applies_nothing_and_waits_for_a_change() {
     let app = app("    packages: ['-e git+https://evil.example/x']\n");
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
-    api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-        .await;
-    api.pods(json!([])).await;
+    api.observe(json!([])).await;
     let event = api.event().await;
     assert_eq!(event["reason"], "InvalidSpec");
     assert!(
@@ -401,9 +397,7 @@ async fn install_reports_are_counted_once_however_often_we_reconcile() {
     let mut api = Verifier(handle);
     for _ in 0..3 {
         let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
-        api.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-            .await;
-        api.pods(pods.clone()).await;
+        api.observe(pods.clone()).await;
         api.applies(true).await;
         api.status(&app).await;
         task.await.expect("joins").expect("reconcile ok");

@@ -45,10 +45,7 @@ fn cold_install_then_hit_without_installer() {
                 Ok("1.0")
             );
 
-            let second = run_script(
-                &Run::new(shell, "app-1", s).with_credentials(USER, PASSWORD),
-                &cache,
-            );
+            let second = run_authed(shell, "app-1", s, &cache);
             assert_eq!(second.code, Some(0), "{}", second.output);
             let r2 = second.report();
             assert_eq!(r2.result, InstallResult::Cached);
@@ -85,10 +82,7 @@ fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
     let cache = Cache::new();
     let policy = "installPolicy: {retries: 0}\ncache: {keepEnvs: 1}\n";
     let v1 = authed(&server, "[kaspr-demo==1.0, kaspr-other]", policy);
-    let old = run_script(
-        &Run::new("dash", "app-0", v1).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let old = run_authed("dash", "app-0", v1, &cache);
     assert_eq!(
         old.report().result,
         InstallResult::Installed,
@@ -97,10 +91,7 @@ fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
     );
 
     let v2 = authed(&server, "[kaspr-demo==2.0]", policy);
-    let new = run_script(
-        &Run::new("dash", "app-1", v2).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let new = run_authed("dash", "app-1", v2, &cache);
     assert_eq!(
         new.report().result,
         InstallResult::Installed,
@@ -130,10 +121,7 @@ fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
 
     // A third spec: keepEnvs 1 keeps the current env and the most recently used other one.
     let v3 = authed(&server, "[kaspr-other]", policy);
-    let third = run_script(
-        &Run::new("dash", "app-2", v3).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let third = run_authed("dash", "app-2", v3, &cache);
     assert_eq!(
         third.report().result,
         InstallResult::Installed,
@@ -226,10 +214,7 @@ fn killed_installs_never_leave_a_partial_env() {
             );
         }
         // The next pod (a different one, so no shortcut for the same owner) completes.
-        let again = run_script(
-            &Run::new("bash", "app-1", s).with_credentials(USER, PASSWORD),
-            &cache,
-        );
+        let again = run_authed("bash", "app-1", s, &cache);
         assert_eq!(
             again.code,
             Some(0),
@@ -363,10 +348,7 @@ fn unknown_package_is_package_not_found() {
             "[kaspr-no-such-package]",
             &format!("installer: {installer}\n"),
         );
-        let out = run_script(
-            &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
-            &cache,
-        );
+        let out = run_authed("dash", "app-0", s, &cache);
         let r = out.report();
         assert_eq!(
             r.error_type,
@@ -383,10 +365,7 @@ fn conflicting_requirements_are_dependency_conflict() {
     let server = pypiserver();
     let cache = Cache::new();
     let s = authed(&server, "[kaspr-demo==2.0, kaspr-conflict]", "");
-    let out = run_script(
-        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let out = run_authed("dash", "app-0", s, &cache);
     assert_eq!(
         out.report().error_type,
         Some(kaspr_types::InstallErrorType::DependencyConflict),
@@ -458,10 +437,7 @@ fn full_filesystem_is_disk_full() {
         "mounting a 3 MiB tmpfs failed: this test needs root (CI runs as root) to make a full filesystem"
     );
     let s = authed(&server, "[kaspr-big]", "installPolicy: {retries: 0}\n");
-    let out = run_script(
-        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let out = run_authed("dash", "app-0", s, &cache);
     let _ = std::process::Command::new("umount").arg(&root).status();
     assert_eq!(
         out.report().error_type,
@@ -655,10 +631,7 @@ fn trusted_hosts_reach_the_installer() {
             "[kaspr-demo==1.0]",
             &format!("installer: {installer}\ntrustedHosts: [127.0.0.1, Pypi.Example.com:8443]\n"),
         );
-        let out = run_script(
-            &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
-            &cache,
-        );
+        let out = run_authed("dash", "app-0", s, &cache);
         assert_eq!(out.code, Some(0), "{}", out.output);
         assert_eq!(
             out.installer_log.trim(),
@@ -681,10 +654,7 @@ fn report_stays_small_even_with_huge_error_output() {
         &format!("{names:?}"),
         "installPolicy: {retries: 0}\n",
     );
-    let out = run_script(
-        &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let out = run_authed("dash", "app-0", s, &cache);
     assert!(
         out.report_text.len() <= kaspr_script::REPORT_MAX_BYTES,
         "{} bytes",
@@ -702,10 +672,7 @@ fn retries_zero_installs_once_and_success_counts_one_attempt() {
         "[kaspr-demo==1.0]",
         "installPolicy: {retries: 0}\n",
     );
-    let out = run_script(
-        &Run::new("busybox", "app-0", s).with_credentials(USER, PASSWORD),
-        &cache,
-    );
+    let out = run_authed("busybox", "app-0", s, &cache);
     assert_eq!(
         out.report().result,
         InstallResult::Installed,

@@ -425,6 +425,19 @@ pub fn run_script(run: &Run, cache: &Cache) -> Outcome {
     start(run, cache).finish()
 }
 
+/// One pod's run with the right credentials for `pypiserver()`.
+pub fn run_authed(
+    shell: &'static str,
+    pod: &str,
+    spec: PythonPackagesSpec,
+    cache: &Cache,
+) -> Outcome {
+    run_script(
+        &Run::new(shell, pod, spec).with_credentials(USER, PASSWORD),
+        cache,
+    )
+}
+
 fn write_exec(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).expect("write shim");
