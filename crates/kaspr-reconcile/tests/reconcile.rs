@@ -432,3 +432,41 @@ async fn install_reports_are_counted_once_however_often_we_reconcile() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn creating_the_missing_secret_resumes_the_rollout() {
+    let (ctx, handle) = context();
+    let app = app(WITH_SECRET);
+    let mut api = Verifier(handle);
+    // First pass: no Secret, no StatefulSet.
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
+    api.observe(json!([])).await;
+    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
+        .await;
+    assert!(api.applies(false).await.is_none());
+    api.event().await;
+    api.status(&app).await;
+    task.await.expect("joins").expect("reconcile ok");
+    // The Secret is created; the mapper triggers the next pass, which rolls out.
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    api.observe(json!([])).await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dQ==", "password": "cA=="}});
+    api.expect(
+        Method::GET,
+        "/api/v1/namespaces/default/secrets/pypi-creds",
+        StatusCode::OK,
+        secret,
+    )
+    .await;
+    assert!(
+        api.applies(true).await.is_some(),
+        "the StatefulSet is applied once the Secret exists"
+    );
+    let status = api.status(&app).await;
+    assert_eq!(
+        condition(&status, "PythonPackagesReady")["reason"],
+        "Pending"
+    );
+    api.nothing_more().await;
+    task.await.expect("joins").expect("reconcile ok");
+}
