@@ -15,3 +15,7 @@ ci:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks (criterion): warm path vs a pip start; build and status.
+bench:
+    cargo xtask bench

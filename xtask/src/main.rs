@@ -2,6 +2,7 @@
 //!
 //! - `crd [--check]`   write `crds/kasprapp.crd.yaml` from the Rust types, or fail if it is stale
 //! - `test`            prepare every part the tests need, then run all of them
+//! - `bench`           the criterion benchmarks (warm path vs a pip start; build and status)
 
 mod crd;
 mod test;
@@ -14,7 +15,8 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("crd") => crd::run(&rest),
         Some("test") => test::run(&rest),
-        _ => bail!("usage: cargo xtask crd [--check] | test"),
+        Some("bench") => bench(&rest),
+        _ => bail!("usage: cargo xtask crd [--check] | test | bench"),
     }
 }
 
@@ -22,4 +24,18 @@ fn main() -> Result<()> {
 pub fn workspace_root() -> std::path::PathBuf {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Runs the benchmarks; extra arguments go to criterion (e.g. a name filter).
+fn bench(args: &[&str]) -> Result<()> {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(workspace_root())
+            .args(["bench", "-p", "kaspr-script", "-p", "kaspr-reconcile", "--"])
+            .args(args)
+            .status()?;
+    if !status.success() {
+        bail!("benchmarks failed");
+    }
+    Ok(())
 }

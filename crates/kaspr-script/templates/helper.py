@@ -1,17 +1,11 @@
 # kaspr install helper (protocol v1). Runs with the python3 of the app image (3.8+), standard library only.
 # Embedded in the shell script inside single quotes, so this file never contains that character.
+# Only light modules at the top: the warm path (a hit) runs this twice per pod start, and ssl
+# or urllib.request alone cost tens of milliseconds to import. The rest is imported where used.
 import json
 import os
-import re
-import shutil
-import socket
-import ssl
 import sys
 import time
-import base64
-import urllib.error
-import urllib.parse
-import urllib.request
 
 REPORT_MAX = 4096
 LOG_KEEP = 65536
@@ -45,6 +39,7 @@ def lines(value):
 
 def secrets():
     """The credential strings to hide, raw and percent-encoded."""
+    import urllib.parse
     out = []
     for name in ("PYPI_PASSWORD", "PYPI_USERNAME"):
         value = env(name)
@@ -54,17 +49,16 @@ def secrets():
     return sorted(set(out), key=len, reverse=True)
 
 
-USERINFO = re.compile(r"(://)[^/@\s]*@")
-
-
 def redact(text, hidden):
+    import re
     for s in hidden:
         text = text.replace(s, "****")
-    return USERINFO.sub(r"\1****@", text)
+    return re.sub(r"(://)[^/@\s]*@", r"\1****@", text)
 
 
 def auth_url():
     """INDEX_URL with the Secret credentials percent-encoded into it, for the installer only."""
+    import urllib.parse
     url = env("INDEX_URL")
     user, password = env("PYPI_USERNAME"), env("PYPI_PASSWORD")
     if not url or not (user or password):
@@ -77,6 +71,7 @@ def auth_url():
 # ---- files ---------------------------------------------------------------------------------
 
 def rmtree(path):
+    import shutil
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -144,8 +139,20 @@ def cache_usage(root):
 # ---- commands ------------------------------------------------------------------------------
 
 def cmd_start():
+    """Prints "<pytag> <start time>"; on a hit, finishes the run right here and prints "hit", so
+    the warm path costs one python3 start."""
+    t0 = time.time()
     impl = {"cpython": "cp", "pypy": "pp"}.get(sys.implementation.name, sys.implementation.name)
-    print("%s%d%d %.3f" % (impl, sys.version_info[0], sys.version_info[1], time.time()))
+    pytag = "%s%d%d" % (impl, sys.version_info[0], sys.version_info[1])
+    digest = env("PACKAGES_HASH")
+    if digest and all(c in "0123456789abcdef" for c in digest):
+        key = "%s-%s" % (digest, pytag)
+        if read_json(os.path.join(env("KASPR_ROOT"), "envs", key, ".kaspr-env.json")) is not None:
+            os.environ.update({"KASPR_PYTAG": pytag, "KASPR_KEY": key})
+            cmd_finish("cached", "0", "0", "", "%.3f" % t0)
+            print("hit")
+            return 0
+    print("%s %.3f" % (pytag, t0))
 
 
 def cmd_prepare(staging, work):
@@ -190,6 +197,12 @@ def cmd_filter(log_path):
 
 def probe_index():
     """What the main index answers: authentication, network, or None when it serves."""
+    import base64
+    import socket
+    import ssl
+    import urllib.error
+    import urllib.parse
+    import urllib.request
     url = env("INDEX_URL")
     if not url:
         return None
@@ -340,6 +353,17 @@ def cmd_gc(root, key, keep, stale_after):
             pass
 
 
+def touch_used(root, key):
+    """Stamps the env as used now (drives GC). Never fails the pod: a hit must always start."""
+    used = os.path.join(root, ".used")
+    try:
+        os.makedirs(used, exist_ok=True)
+        with open(os.path.join(used, key), "a"):
+            os.utime(os.path.join(used, key), None)
+    except OSError as e:
+        sys.stderr.write("kaspr: cannot stamp last use of %s: %s\n" % (key, e))
+
+
 def link_site(target):
     """Points the per-pod site link at target (or removes it), atomically."""
     link = env("KASPR_SITE_LINK")
@@ -386,9 +410,7 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
     marker = read_json(os.path.join(target, ".kaspr-env.json")) if result != "failed" else None
     if marker is not None:
         link_site(target)
-        used = os.path.join(root, ".used", key)
-        with open(used, "a"):
-            os.utime(used, None)
+        touch_used(root, key)
         for field in ("installedBy", "installedAt", "installDurationSeconds", "installed", "envBytes"):
             report[field] = marker.get(field)
     else:

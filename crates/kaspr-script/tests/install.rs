@@ -682,3 +682,23 @@ fn retries_zero_installs_once_and_success_counts_one_attempt() {
     assert_eq!(out.report().attempts, 1);
     assert_eq!(out.installer_calls, 1);
 }
+
+#[test]
+fn a_hit_never_fails_on_missing_bookkeeping() {
+    // Found by the warm-path benchmark: an env published without the .used directory (an older
+    // layout, or a hand-made cache) crashed the hit instead of starting the pod.
+    let server = pypiserver();
+    let cache = Cache::new();
+    let s = authed(&server, "[kaspr-demo==1.0]", "");
+    assert_eq!(run_authed("dash", "app-0", s.clone(), &cache).code, Some(0));
+    std::fs::remove_dir_all(cache.root().join(".used")).expect("remove .used");
+    std::fs::remove_dir_all(cache.root().join(".locks")).expect("remove .locks");
+    let hit = run_authed("busybox", "app-1", s, &cache);
+    assert_eq!(hit.code, Some(0), "{}", hit.output);
+    assert_eq!(hit.report().result, InstallResult::Cached);
+    assert_eq!(hit.installer_calls, 0);
+    assert!(
+        cache.root().join(".used").is_dir(),
+        "the stamp directory is recreated"
+    );
+}
