@@ -85,6 +85,9 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         // Nothing to retry: a fixed spec is a change, and changes trigger a reconcile.
         return Ok(Action::await_change());
     }
+    for warning in app.spec.warnings() {
+        tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), "{warning}");
+    }
     let desired = build::build(app, snapshot.packages_pvc.as_ref())?;
     let blocked = snapshot.secret_problem.clone();
     apply_all(ctx, app, &desired, blocked.is_none()).await?;
