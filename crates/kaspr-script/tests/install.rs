@@ -702,3 +702,44 @@ fn a_hit_never_fails_on_missing_bookkeeping() {
         "the stamp directory is recreated"
     );
 }
+
+#[test]
+fn a_lock_held_past_the_longest_legitimate_install_is_lock_timeout() {
+    // Another pod holds the install lock and never lets go. The shortest wait the protocol allows
+    // (one attempt of 10 s: 200 s) runs out, and the pod says why instead of hanging.
+    let cache = Cache::new();
+    let s = spec("packages: [kaspr-demo]\ninstallPolicy: {retries: 0, timeout: 10}\n");
+    let hash = kaspr_hash::packages_hash(&s).expect("hash").to_string();
+    let locks = cache.root().join(".locks");
+    std::fs::create_dir_all(&locks).expect("locks dir");
+    let lock = locks.join(format!("{hash}-{}.lock", python_tag()));
+    // Its own process group and no inherited pipes, so that killing it leaves nothing behind.
+    let mut holder = std::process::Command::new("flock");
+    holder.arg(&lock).args(["sleep", "400"]);
+    holder
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut holder, 0);
+    let mut holder = holder.spawn().expect("flock holds the lock");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    let out = run_script(&Run::new("dash", "app-1", s), &cache);
+    let took = t.elapsed().as_secs();
+    let group = format!("-{}", holder.id());
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status();
+    let _ = holder.wait();
+    assert_eq!(
+        out.report().error_type,
+        Some(kaspr_types::InstallErrorType::LockTimeout),
+        "{}",
+        out.output
+    );
+    assert_eq!(out.report().attempts, 0, "no installer ran");
+    assert_eq!(out.code, Some(1));
+    assert!(
+        (195..260).contains(&took),
+        "waited {took}s for a 200 s lock wait"
+    );
+}
