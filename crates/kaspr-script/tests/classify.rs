@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
 use support::*;
@@ -12,6 +11,14 @@ const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/helper.py")
 
 /// Classifies `log` (installer exit code `rc`) with `env` set, as the script would.
 fn classify(log: &str, rc: i32, env: &[(&str, &str)]) -> String {
+    classify_detailed(log, rc, env)["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The whole `error.json` the helper leaves for the report: type and redacted detail.
+fn classify_detailed(log: &str, rc: i32, env: &[(&str, &str)]) -> serde_json::Value {
     let work = tempfile::tempdir().expect("temp dir");
     std::fs::write(work.path().join("install.log"), log).expect("log");
     let out = Command::new(venv().join("bin/python3"))
@@ -34,7 +41,7 @@ fn classify(log: &str, rc: i32, env: &[(&str, &str)]) -> String {
     )
     .expect("error.json is JSON");
     assert_eq!(error["type"], kind);
-    kind
+    error
 }
 
 #[test]
@@ -131,22 +138,9 @@ fn ambiguous_not_found_is_resolved_by_probing_the_index() {
 
 #[test]
 fn details_are_redacted() {
-    let work = tempfile::tempdir().expect("temp dir");
     let log =
         format!("ERROR: HTTP error 401 while getting http://{USER}:secret-pw@idx/simple/x/\n");
-    std::fs::write(work.path().join("install.log"), log).expect("log");
-    let status = Command::new(venv().join("bin/python3"))
-        .arg(HELPER)
-        .args(["classify"])
-        .arg(work.path())
-        .arg("1")
-        .env_clear()
-        .env("PYPI_PASSWORD", "secret-pw")
-        .status()
-        .expect("runs");
-    assert!(status.success());
-    let error =
-        std::fs::read_to_string(Path::new(work.path()).join("error.json")).expect("error.json");
+    let error = classify_detailed(&log, 1, &[("PYPI_PASSWORD", "secret-pw")]).to_string();
     assert!(!error.contains("secret-pw"), "{error}");
     assert!(error.contains("****"), "{error}");
 }

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapKeySelector, EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector,
+    ConfigMap, ConfigMapKeySelector, EnvVar, EnvVarSource, SecretKeySelector,
 };
 use kaspr_types::{KafkaAuthenticationType, KasprApp};
 use kube::ResourceExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::metadata;
+use super::{field_ref, metadata};
 use crate::names;
 
 /// The image when neither `image` nor `version` is set (upstream's default version).
@@ -136,16 +136,6 @@ pub fn config_hash(cm: &ConfigMap) -> String {
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn field_ref(path: &str) -> Option<EnvVarSource> {
-    Some(EnvVarSource {
-        field_ref: Some(ObjectFieldSelector {
-            api_version: Some("v1".into()),
-            field_path: path.into(),
-        }),
-        ..Default::default()
-    })
 }
 
 fn value(name: &str, v: String) -> EnvVar {

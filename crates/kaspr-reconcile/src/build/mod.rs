@@ -68,6 +68,17 @@ pub fn build(
     })
 }
 
+/// An env source reading a field of the pod itself (downward API), e.g. `metadata.name`.
+fn field_ref(path: &str) -> Option<k8s_openapi::api::core::v1::EnvVarSource> {
+    Some(k8s_openapi::api::core::v1::EnvVarSource {
+        field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+            api_version: Some("v1".into()),
+            field_path: path.into(),
+        }),
+        ..Default::default()
+    })
+}
+
 /// Metadata shared by the children: name, namespace, labels, owner.
 fn metadata(app: &KasprApp, name: String) -> ObjectMeta {
     ObjectMeta {

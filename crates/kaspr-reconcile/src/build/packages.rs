@@ -2,8 +2,8 @@
 //! the main container's PYTHONPATH. Without pythonPackages none of it exists.
 
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, ObjectFieldSelector,
-    PersistentVolumeClaimVolumeSource, SecretKeySelector, Volume, VolumeMount,
+    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource,
+    SecretKeySelector, Volume, VolumeMount,
 };
 use kaspr_script::{EnvSource, InstallScript, Paths, ScriptEnv};
 use kaspr_types::{ContainerTemplate, KasprApp, PythonPackagesSpec};
@@ -148,13 +148,7 @@ fn to_env_var(var: &ScriptEnv) -> EnvVar {
         },
         EnvSource::PodName => EnvVar {
             name,
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "metadata.name".to_owned(),
-                    api_version: None,
-                }),
-                ..Default::default()
-            }),
+            value_from: super::field_ref("metadata.name"),
             ..Default::default()
         },
     }
