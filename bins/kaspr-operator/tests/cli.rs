@@ -20,6 +20,15 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
+/// `kaspr-operator render -f FILE`.
+fn render(file: &Path) -> Output {
+    bin()
+        .args(["render", "-f"])
+        .arg(file)
+        .output()
+        .expect("runs")
+}
+
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).expect("readable").flatten() {
@@ -38,11 +47,7 @@ fn render_succeeds_on_every_example() {
     let files = yaml_files(&root().join("examples"));
     assert!(files.len() >= 8, "{files:?}");
     for file in files {
-        let out = bin()
-            .args(["render", "-f"])
-            .arg(&file)
-            .output()
-            .expect("runs");
+        let out = render(&file);
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{}: {stderr}", file.display());
         let kinds: Vec<String> = serde_yaml::Deserializer::from_str(&stdout)
@@ -82,11 +87,7 @@ fn render_of_a_broken_manifest_names_the_field_and_fails() {
         "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: broken}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages:\n    packages: [requests]\n    extraIndexUrls: [https://ok.example/simple, \"https://bob:pw@x.example/simple\"]\n",
     )
     .expect("write");
-    let out = bin()
-        .args(["render", "-f"])
-        .arg(&file)
-        .output()
-        .expect("runs");
+    let out = render(&file);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
