@@ -42,6 +42,11 @@ fn warm_path(c: &mut Criterion) {
             .join("report.json")
             .to_string_lossy()
             .into_owned(),
+        live_hashes: dir
+            .path()
+            .join("live-hashes")
+            .to_string_lossy()
+            .into_owned(),
     };
     let script = render(&spec, &hash, &paths).expect("renders");
     let hit = || {

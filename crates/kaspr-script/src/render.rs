@@ -34,6 +34,10 @@ pub struct Paths {
     pub site_link: String,
     /// Where the JSON report goes (the container's terminationMessagePath).
     pub report: String,
+    /// The live set: the operator's list of packages hashes in use, one a line (a ConfigMap
+    /// volume). Garbage collection never removes a listed env, and removes none when the file
+    /// is missing or unreadable.
+    pub live_hashes: String,
 }
 
 impl Default for Paths {
@@ -42,6 +46,7 @@ impl Default for Paths {
             root: "/packages".into(),
             site_link: "/python-env/site".into(),
             report: "/dev/termination-log".into(),
+            live_hashes: "/python-packages-live/live-hashes".into(),
         }
     }
 }
@@ -78,6 +83,7 @@ struct InstallTemplate<'a> {
     root: &'a str,
     site_link: &'a str,
     report_path: &'a str,
+    live_hashes: &'a str,
     installer: &'static str,
     cache_mode: &'static str,
     attempts: u32,
@@ -104,6 +110,7 @@ pub fn render(
         root: &paths.root,
         site_link: &paths.site_link,
         report_path: &paths.report,
+        live_hashes: &paths.live_hashes,
         installer: spec.installer.as_str(),
         cache_mode: if spec.cache.enabled {
             "shared-pvc"
@@ -264,6 +271,7 @@ mod tests {
             root: "/data/my packages".into(),
             site_link: "/env/$(x)".into(),
             report: "/dev/termination-log".into(),
+            live_hashes: "/live/live-hashes".into(),
         };
         let script = render(&s, &hash, &paths).expect("renders").script;
         assert!(script.contains("KASPR_ROOT='/data/my packages'"));

@@ -51,6 +51,10 @@ pub struct InstallReport {
     pub result: InstallResult,
     pub hash: String,
     pub python_tag: String,
+    /// What makes a built env unusable elsewhere (interpreter, ABI flags, CPU, libc), e.g.
+    /// `cpython-311-x86_64-linux-gnu`; the env key is `<hash>-<abiTag>`.
+    #[serde(default)]
+    pub abi_tag: Option<String>,
     pub installer: Installer,
     pub pod: String,
     #[serde(default)]

@@ -8,6 +8,7 @@ umask 022
 KASPR_ROOT={{ root }}
 KASPR_SITE_LINK={{ site_link }}
 KASPR_REPORT={{ report_path }}
+KASPR_LIVE={{ live_hashes }}
 KASPR_INSTALLER={{ installer }}
 KASPR_CACHE_MODE={{ cache_mode }}
 ATTEMPTS={{ attempts }}
@@ -18,7 +19,7 @@ KEEP_ENVS={{ keep_envs }}
 BACKOFF_CAP={{ backoff_cap }}
 ON_FAILURE={{ on_failure }}
 POD_NAME=${POD_NAME:-unknown-pod}
-export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_INSTALLER KASPR_CACHE_MODE POD_NAME
+export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_LIVE KASPR_INSTALLER KASPR_CACHE_MODE POD_NAME
 
 KASPR_PY='{% include "helper.py" %}'
 

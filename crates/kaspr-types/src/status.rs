@@ -88,7 +88,8 @@ pub struct CacheUsage {
     pub usage_percent: f64,
 }
 
-/// Why an install failed. The install script and the operator share these names.
+/// Why an install failed: the one catalogue of install errors. The script reports only the type
+/// (its serde name) and a detail line; the message users read is [`InstallErrorType::message`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstallErrorType {
@@ -99,24 +100,16 @@ pub enum InstallErrorType {
     DependencyConflict,
     HashMismatch,
     DiskFull,
+    /// The packages volume is not writable by the image's user.
+    Permission,
     LockTimeout,
+    /// The kubelet killed the init container (or the installer) for its memory limit.
+    OutOfMemory,
     Unknown,
 }
 
 impl InstallErrorType {
-    pub const ALL: [InstallErrorType; 9] = [
-        Self::Network,
-        Self::Timeout,
-        Self::Authentication,
-        Self::PackageNotFound,
-        Self::DependencyConflict,
-        Self::HashMismatch,
-        Self::DiskFull,
-        Self::LockTimeout,
-        Self::Unknown,
-    ];
-
-    /// The wire name, as in the report and in metrics labels.
+    /// The wire name, as in the report and in metrics labels (the serde name).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Network => "network",
@@ -126,20 +119,11 @@ impl InstallErrorType {
             Self::DependencyConflict => "dependency_conflict",
             Self::HashMismatch => "hash_mismatch",
             Self::DiskFull => "disk_full",
+            Self::Permission => "permission",
             Self::LockTimeout => "lock_timeout",
+            Self::OutOfMemory => "out_of_memory",
             Self::Unknown => "unknown",
         }
-    }
-
-    /// Permanent errors are not retried: another attempt would fail the same way.
-    pub fn is_permanent(self) -> bool {
-        matches!(
-            self,
-            Self::Authentication
-                | Self::PackageNotFound
-                | Self::DependencyConflict
-                | Self::HashMismatch
-        )
     }
 
     /// One line telling the user what to do.
@@ -160,10 +144,16 @@ impl InstallErrorType {
                 "Package integrity check failed. The downloaded file does not match its expected hash."
             }
             Self::DiskFull => {
-                "No space left for packages. Increase cache.size or lower cache.keepEnvs."
+                "No space left for packages, even after removing unused environments. Increase pythonPackages.cache.size."
+            }
+            Self::Permission => {
+                "The packages volume is not writable by the image's user. Set template.pod.securityContext.fsGroup to that user's group."
             }
             Self::LockTimeout => {
                 "Timed out waiting for another pod's install to finish. Check that pod's init container logs."
+            }
+            Self::OutOfMemory => {
+                "The install ran out of memory. Raise pythonPackages.resources.limits.memory."
             }
             Self::Unknown => {
                 "Package installation failed. See the install-packages init container logs."

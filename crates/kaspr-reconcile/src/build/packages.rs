@@ -16,6 +16,11 @@ pub const PACKAGES_VOLUME: &str = "python-packages";
 pub const ENV_VOLUME: &str = "python-env";
 pub const PACKAGES_MOUNT: &str = "/packages";
 pub const ENV_MOUNT: &str = "/python-env";
+/// ConfigMap volume with the live set, read by the init container's garbage collection.
+pub const LIVE_VOLUME: &str = "python-packages-live";
+pub const LIVE_MOUNT: &str = "/python-packages-live";
+/// The live-set ConfigMap's key: the packages hashes in use, one a line, sorted.
+pub const LIVE_HASHES_KEY: &str = "live-hashes";
 /// What the main container's PYTHONPATH names.
 pub const SITE_LINK: &str = "/python-env/site";
 
@@ -25,6 +30,7 @@ pub fn script_paths() -> Paths {
         root: PACKAGES_MOUNT.to_owned(),
         site_link: SITE_LINK.to_owned(),
         report: "/dev/termination-log".to_owned(),
+        live_hashes: format!("{LIVE_MOUNT}/{LIVE_HASHES_KEY}"),
     }
 }
 

@@ -233,6 +233,23 @@ impl Cache {
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("packages")
     }
+    /// The live-set file (the operator's ConfigMap); absent until a test writes it.
+    pub fn live_file(&self) -> PathBuf {
+        self.dir.path().join("live/live-hashes")
+    }
+    /// Writes the live set as the operator would: the hashes, sorted, one a line.
+    pub fn set_live(&self, hashes: &[&str]) {
+        let mut sorted: Vec<&str> = hashes.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let path = self.live_file();
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("live dir");
+        std::fs::write(
+            path,
+            sorted.iter().map(|h| format!("{h}\n")).collect::<String>(),
+        )
+        .expect("live file");
+    }
     /// Names under envs/.
     pub fn envs(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.root().join("envs"))
@@ -353,6 +370,7 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
             .join("termination-log")
             .to_string_lossy()
             .into_owned(),
+        live_hashes: cache.live_file().to_string_lossy().into_owned(),
     };
     let rendered = render(&run.spec, &hash, &paths).expect("renders");
     let mut cmd = shell_command(run.shell);
