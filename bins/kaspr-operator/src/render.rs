@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use kaspr_reconcile::build::{Existing, build};
 use kaspr_types::KasprApp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,7 +54,8 @@ pub fn render_app(value: Value) -> Result<String, String> {
     for w in app.spec.warnings() {
         eprintln!("warning: KasprApp {name}: {w}");
     }
-    let desired = kaspr_reconcile::build::build(&app, None).map_err(|e| e.to_string())?;
+    // No cluster, so no pods: the live set holds only the desired hash.
+    let desired = build(&app, &Existing::default()).map_err(|e| e.to_string())?;
     let mut out = String::new();
     for object in desired.objects() {
         out.push_str("---\n");

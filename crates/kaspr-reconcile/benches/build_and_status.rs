@@ -3,6 +3,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::Pod;
+use kaspr_reconcile::build::Existing;
 use kaspr_reconcile::status::{Observed, compute, now};
 use kaspr_types::KasprApp;
 
@@ -20,9 +21,6 @@ fn enterprise_app() -> KasprApp {
 fn benches(c: &mut Criterion) {
     let app = enterprise_app();
     c.bench_function("validate (garde + pep508)", |b| b.iter(|| app.spec.check()));
-    c.bench_function("build every child object", |b| {
-        b.iter(|| kaspr_reconcile::build::build(&app, None))
-    });
     let pods: Vec<Pod> = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -31,6 +29,13 @@ fn benches(c: &mut Criterion) {
         .expect("fixture"),
     )
     .expect("pods");
+    let existing = Existing {
+        packages_pvc: None,
+        pods: &pods,
+    };
+    c.bench_function("build every child object (3 pods in the live set)", |b| {
+        b.iter(|| kaspr_reconcile::build::build(&app, &existing))
+    });
     c.bench_function("status from 3 pods' reports", |b| {
         b.iter(|| {
             compute(

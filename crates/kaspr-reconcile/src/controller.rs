@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
@@ -88,7 +87,11 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
     for warning in app.spec.warnings() {
         tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), "{warning}");
     }
-    let desired = build::build(app, snapshot.packages_pvc.as_ref())?;
+    let existing = build::Existing {
+        packages_pvc: snapshot.packages_pvc.as_ref(),
+        pods: &snapshot.pods,
+    };
+    let desired = build::build(app, &existing)?;
     let blocked = snapshot.secret_problem.clone();
     apply_all(ctx, app, &desired, blocked.is_none()).await?;
     if let Some(b) = &blocked {
@@ -103,7 +106,8 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
 }
 
 /// Server-side applies every child; the StatefulSet only when `rollout` (a missing Secret holds
-/// the rollout so running pods keep running).
+/// the rollout so running pods keep running). The live set goes before the StatefulSet, so a new
+/// hash is protected before any pod runs it, and is kept current while the rollout is held.
 async fn apply_all(
     ctx: &Context,
     app: &KasprApp,
@@ -112,54 +116,39 @@ async fn apply_all(
 ) -> Result<(), Error> {
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
     let client = &ctx.client;
-    apply(
-        Api::<ServiceAccount>::namespaced(client.clone(), &ns),
-        &desired.service_account,
-    )
-    .await?;
-    apply(
-        Api::<ConfigMap>::namespaced(client.clone(), &ns),
-        &desired.config_map,
-    )
-    .await?;
-    apply(
-        Api::<Service>::namespaced(client.clone(), &ns),
-        &desired.headless_service,
-    )
-    .await?;
-    apply(
-        Api::<Service>::namespaced(client.clone(), &ns),
-        &desired.api_service,
-    )
-    .await?;
+    apply(client, &ns, &desired.service_account).await?;
+    apply(client, &ns, &desired.config_map).await?;
+    apply(client, &ns, &desired.headless_service).await?;
+    apply(client, &ns, &desired.api_service).await?;
     if let Some(pvc) = &desired.packages_pvc {
-        apply(
-            Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns),
-            pvc,
-        )
-        .await?;
+        apply(client, &ns, pvc).await?;
+    }
+    if let Some(live) = &desired.live_set {
+        apply(client, &ns, live).await?;
     }
     if rollout {
-        apply(
-            Api::<StatefulSet>::namespaced(client.clone(), &ns),
-            &desired.statefulset,
-        )
-        .await?;
+        apply(client, &ns, &desired.statefulset).await?;
     }
     Ok(())
 }
 
-async fn apply<K>(api: Api<K>, object: &K) -> Result<(), Error>
+/// Server-side apply of one namespaced object, as our field manager (forcing conflicts).
+async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<(), Error>
 where
-    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
     let name = object.meta().name.clone().unwrap_or_default();
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await?;
+    Api::<K>::namespaced(client.clone(), ns)
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(object),
+        )
+        .await?;
     Ok(())
 }
 

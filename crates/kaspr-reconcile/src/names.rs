@@ -43,6 +43,12 @@ pub fn packages_pvc(app: &KasprApp) -> String {
     format!("{}-python-packages", component(app))
 }
 
+/// `<name>-app-python-packages`: the live-set ConfigMap (the packages hashes in use), named
+/// like the packages PVC it protects.
+pub fn live_set(app: &KasprApp) -> String {
+    packages_pvc(app)
+}
+
 /// Labels that select the app's pods, exactly as upstream (selectors are immutable).
 pub fn selector_labels(app: &KasprApp) -> BTreeMap<String, String> {
     BTreeMap::from([

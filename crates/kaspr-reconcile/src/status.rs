@@ -6,12 +6,15 @@ use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kaspr_script::{InstallReport, InstallResult};
 use kaspr_types::{
-    CacheMode, CacheUsage, InstallErrorType, KasprApp, KasprAppStatus, OnFailure, PackagesState,
-    PythonPackagesStatus, condition,
+    CacheMode, CacheUsage, InstallErrorType, Installer, KasprApp, KasprAppStatus, OnFailure,
+    PackagesState, PythonPackagesStatus, condition,
 };
 use kube::ResourceExt;
 
 use crate::names::{HASH_ANNOTATION, INIT_CONTAINER};
+
+/// The reason the kubelet gives a container it killed for its memory limit.
+const OOM_KILLED: &str = "OOMKilled";
 
 /// Share of the cache above which the status warns.
 pub const CACHE_WARN_PERCENT: f64 = 80.0;
@@ -101,12 +104,97 @@ fn pod_report(pod: &Pod) -> Option<PodReport> {
         key: format!("{uid}/{restarts}"),
         pod: pod.name_any(),
         hash: pod.annotations().get(HASH_ANNOTATION).cloned(),
-        report: terminated
-            .message
-            .as_deref()
-            .and_then(|m| InstallReport::parse(m).ok()),
+        report: run_report(pod, terminated),
         exit_code: terminated.exit_code,
     })
+}
+
+/// The report one run of the init container left. A run the kubelet killed for its memory limit
+/// (`OOMKilled`) is a failed `out_of_memory` install, whether the script wrote a failed report
+/// first (its details are kept) or nothing valid at all (one is made up from the pod); a success
+/// it reported stands.
+fn run_report(pod: &Pod, terminated: &ContainerStateTerminated) -> Option<InstallReport> {
+    let parsed = terminated
+        .message
+        .as_deref()
+        .and_then(|m| InstallReport::parse(m).ok());
+    if terminated.reason.as_deref() != Some(OOM_KILLED) {
+        return parsed;
+    }
+    Some(match parsed {
+        Some(r) if r.result != InstallResult::Failed => r,
+        Some(r) => InstallReport {
+            error_type: Some(InstallErrorType::OutOfMemory),
+            ..r
+        },
+        None => oom_report(pod, terminated),
+    })
+}
+
+/// A failed `out_of_memory` report for an `OOMKilled` run that left none. What only the script
+/// knows (pythonTag, installer, cache usage) is left empty or default: status and metrics do not
+/// read it from a failure.
+fn oom_report(pod: &Pod, terminated: &ContainerStateTerminated) -> InstallReport {
+    let started = terminated.started_at.as_ref().map(|t| t.0);
+    let finished = terminated.finished_at.as_ref().map(|t| t.0);
+    let duration = match (started, finished) {
+        (Some(s), Some(f)) => (f.as_second() - s.as_second()).max(0) as f64,
+        _ => 0.0,
+    };
+    InstallReport {
+        v: 1, // kaspr_script::report::REPORT_VERSION (not exported)
+        result: InstallResult::Failed,
+        hash: pod
+            .annotations()
+            .get(HASH_ANNOTATION)
+            .cloned()
+            .unwrap_or_default(),
+        python_tag: String::new(),
+        abi_tag: None,
+        installer: Installer::default(),
+        pod: pod.name_any(),
+        cache_mode: None,
+        started_at: started.map(|t| t.to_string()).unwrap_or_default(),
+        finished_at: finished.map(|t| t.to_string()).unwrap_or_default(),
+        duration_seconds: duration,
+        attempts: 1,
+        installed_by: None,
+        installed_at: None,
+        install_duration_seconds: None,
+        installed: Vec::new(),
+        installed_truncated: false,
+        env_bytes: None,
+        cache: None,
+        warnings: Vec::new(),
+        error_type: Some(InstallErrorType::OutOfMemory),
+        error: Some(oom_detail(pod, terminated)),
+        stale_lock_recovered: false,
+    }
+}
+
+/// The detail line of a synthesized `out_of_memory` report: the kill and the limit it hit.
+fn oom_detail(pod: &Pod, terminated: &ContainerStateTerminated) -> String {
+    let limit = init_memory_limit(pod).map_or_else(String::new, |l| format!("; memory limit {l}"));
+    format!(
+        "{INIT_CONTAINER} was {OOM_KILLED} (exit code {}{limit})",
+        terminated.exit_code
+    )
+}
+
+/// The memory limit of the pod's `install-packages` container, as written in its spec.
+fn init_memory_limit(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()?
+        .init_containers
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == INIT_CONTAINER)?
+        .resources
+        .as_ref()?
+        .limits
+        .as_ref()?
+        .get("memory")
+        .map(|q| q.0.as_str())
 }
 
 fn init_running(pod: &Pod) -> bool {
@@ -316,18 +404,7 @@ fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
     }
     status.state = Some(match (failed, success, installing) {
         (Some(f), _, _) => {
-            let error_type = f
-                .report
-                .as_ref()
-                .and_then(|r| r.error_type)
-                .unwrap_or(InstallErrorType::Unknown);
-            status.error_type = Some(error_type);
-            status.error = Some(
-                f.report
-                    .as_ref()
-                    .and_then(|r| r.error.clone())
-                    .unwrap_or_else(|| error_type.message().to_owned()),
-            );
+            record_failure(&mut status, f);
             if spec.is_some_and(|s| s.install_policy.on_failure == OnFailure::Allow) {
                 status.warnings.push(format!(
                     "{} started without its packages (installPolicy.onFailure: allow)",
@@ -341,6 +418,31 @@ fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
         (None, None, false) => PackagesState::Pending,
     });
     status
+}
+
+/// `errorType` and `error` of a failed run (`unknown` when it left no report).
+fn record_failure(status: &mut PythonPackagesStatus, failed: &PodReport) {
+    let report = failed.report.as_ref();
+    let error_type = report
+        .and_then(|r| r.error_type)
+        .unwrap_or(InstallErrorType::Unknown);
+    status.error_type = Some(error_type);
+    status.error = Some(error_text(
+        error_type,
+        report.and_then(|r| r.error.as_deref()),
+    ));
+}
+
+/// The status `error`: the catalogue's message for `error_type`, then the script's detail line
+/// when there is one. A detail that already starts with the message (scripts from before the
+/// catalogue moved to the operator wrote the whole text) is used as it is.
+pub fn error_text(error_type: InstallErrorType, detail: Option<&str>) -> String {
+    let message = error_type.message();
+    match detail.filter(|d| !d.trim().is_empty()) {
+        None => message.to_owned(),
+        Some(d) if d.starts_with(message) => d.to_owned(),
+        Some(d) => format!("{message} {}", d.trim()),
+    }
 }
 
 fn report_failed(r: &PodReport) -> bool {

@@ -4,10 +4,25 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, PodSpec};
-use kaspr_reconcile::build::{Desired, build};
+use k8s_openapi::api::core::v1::{Container, PersistentVolumeClaim, Pod, PodSpec, VolumeMount};
+use kaspr_reconcile::build::{
+    Desired, Existing, LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, build, live_hashes, script_paths,
+};
 use kaspr_reconcile::names::{HASH_ANNOTATION, INIT_CONTAINER};
 use kaspr_types::KasprApp;
+
+/// Nothing exists yet: no packages PVC, no pods.
+const NONE: Existing<'static> = Existing {
+    packages_pvc: None,
+    pods: &[],
+};
+
+fn with_pvc(pvc: &PersistentVolumeClaim) -> Existing<'_> {
+    Existing {
+        packages_pvc: Some(pvc),
+        pods: &[],
+    }
+}
 
 fn app(yaml: &str) -> KasprApp {
     let mut app: KasprApp = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -94,7 +109,7 @@ fn every_child_of_every_example_passes_kubernetes_validate_strict() {
         app.spec
             .check()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let desired = build(&app, None).expect("builds");
+        let desired = build(&app, &NONE).expect("builds");
         for (j, object) in desired.objects().into_iter().enumerate() {
             let file = dir.path().join(format!("{i}-{j}.yaml"));
             std::fs::write(&file, serde_yaml::to_string(&object).expect("yaml")).expect("write");
@@ -143,10 +158,11 @@ fn without_python_packages_there_is_no_trace_of_them() {
     let a = app(
         "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: plain}\nspec: {bootstrapServers: 'k:9092'}\n",
     );
-    let d = build(&a, None).expect("builds");
+    let d = build(&a, &NONE).expect("builds");
     let pod = pod_spec(&d);
     assert!(pod.init_containers.is_none());
     assert!(d.packages_pvc.is_none());
+    assert!(d.live_set.is_none(), "no live set without pythonPackages");
     assert!(d.hash.is_none());
     let volumes: Vec<&str> = pod
         .volumes
@@ -172,7 +188,7 @@ fn packages_add_init_container_volumes_and_pythonpath() {
     let a = with_packages(
         "    packages: [requests==2.31.0]\n    indexUrl: https://pypi.example.com/simple\n    credentials: {secretRef: {name: creds, passwordKey: pw}}\n    resources: {limits: {memory: 1Gi}}\n    cache: {enabled: true, size: 2Gi}\n",
     );
-    let d = build(&a, None).expect("builds");
+    let d = build(&a, &NONE).expect("builds");
     let pod = pod_spec(&d);
     let init = &pod.init_containers.as_ref().expect("init containers")[0];
     assert_eq!(init.name, INIT_CONTAINER);
@@ -208,17 +224,6 @@ fn packages_add_init_container_volumes_and_pythonpath() {
     let main = main_container(&d);
     assert_eq!(env_value(main, "PYTHONPATH"), Some("/python-env/site"));
     assert_eq!(env_value(main, "PACKAGES_HASH"), d.hash.as_deref());
-    let packages_mount = main
-        .volume_mounts
-        .iter()
-        .flatten()
-        .find(|m| m.mount_path == "/packages")
-        .expect("mount");
-    assert_eq!(
-        packages_mount.read_only,
-        Some(true),
-        "the cache is read-only in the main container"
-    );
     let pvc = d.packages_pvc.as_ref().expect("pvc");
     assert_eq!(
         pvc.metadata.name.as_deref(),
@@ -252,7 +257,7 @@ fn storage(pvc: &PersistentVolumeClaim) -> &str {
 
 #[test]
 fn per_pod_cache_uses_an_empty_dir_and_no_pvc() {
-    let d = build(&with_packages("    packages: [requests]\n"), None).expect("builds");
+    let d = build(&with_packages("    packages: [requests]\n"), &NONE).expect("builds");
     assert!(d.packages_pvc.is_none());
     let vol = pod_spec(&d)
         .volumes
@@ -273,7 +278,7 @@ fn retained_claim_is_not_owned_and_never_shrinks() {
         "spec": {"resources": {"requests": {"storage": "5Gi"}}}
     }))
     .expect("pvc");
-    let d = build(&a, Some(&existing)).expect("builds");
+    let d = build(&a, &with_pvc(&existing)).expect("builds");
     let pvc = d.packages_pvc.as_ref().expect("pvc");
     assert!(
         pvc.metadata.owner_references.is_none(),
@@ -282,7 +287,7 @@ fn retained_claim_is_not_owned_and_never_shrinks() {
     assert_eq!(storage(pvc), "5Gi", "an expanded claim is not shrunk back");
     let grown = build(
         &with_packages("    packages: [requests]\n    cache: {enabled: true, size: 8Gi}\n"),
-        Some(&existing),
+        &with_pvc(&existing),
     )
     .expect("builds");
     assert_eq!(storage(grown.packages_pvc.as_ref().expect("pvc")), "8Gi");
@@ -293,7 +298,7 @@ fn template_settings_reach_the_init_container_and_pythonpath_is_joined() {
     let a = app(
         "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: t}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages: {packages: [a]}\n  template:\n    kasprContainer:\n      env: [{name: PYTHONPATH, value: /opt/extra}, {name: LOG_LEVEL, value: debug}]\n    pythonPackagesInitContainer:\n      env: [{name: PIP_DEFAULT_TIMEOUT, value: '60'}, {name: PACKAGES, value: evil}]\n      volumeMounts: [{name: certs, mountPath: /etc/ssl/custom}]\n      securityContext: {runAsNonRoot: true}\n",
     );
-    let d = build(&a, None).expect("builds");
+    let d = build(&a, &NONE).expect("builds");
     let init = &pod_spec(&d).init_containers.as_ref().expect("init")[0];
     assert_eq!(env_value(init, "PIP_DEFAULT_TIMEOUT"), Some("60"));
     assert_eq!(
@@ -340,12 +345,12 @@ fn template_settings_reach_the_init_container_and_pythonpath_is_joined() {
 #[test]
 fn same_spec_builds_identical_objects() {
     for (path, a) in example_apps() {
-        let once = build(&a, None).expect("builds");
+        let once = build(&a, &NONE).expect("builds");
         let reparsed: KasprApp =
             serde_json::from_value(serde_json::to_value(&a).expect("json")).expect("parses");
         assert_eq!(
             once,
-            build(&reparsed, None).expect("builds"),
+            build(&reparsed, &NONE).expect("builds"),
             "{}",
             path.display()
         );
@@ -355,8 +360,8 @@ fn same_spec_builds_identical_objects() {
 #[test]
 fn hash_change_changes_the_pod_template_and_secret_rotation_does_not() {
     let base = "    packages: [requests==2.31.0]\n    indexUrl: https://i.example/simple\n    credentials: {secretRef: {name: creds}}\n";
-    let d1 = build(&with_packages(base), None).expect("builds");
-    let d2 = build(&with_packages(&base.replace("2.31.0", "2.32.0")), None).expect("builds");
+    let d1 = build(&with_packages(base), &NONE).expect("builds");
+    let d2 = build(&with_packages(&base.replace("2.31.0", "2.32.0")), &NONE).expect("builds");
     let template = |d: &Desired| d.statefulset.spec.as_ref().map(|s| s.template.clone());
     assert_ne!(d1.hash, d2.hash);
     assert_ne!(template(&d1), template(&d2), "a new hash rolls the pods");
@@ -372,7 +377,7 @@ fn hash_change_changes_the_pod_template_and_secret_rotation_does_not() {
     // Another Secret with other keys: same hash (no reinstall), though the pods pick up the new refs.
     let d3 = build(
         &with_packages(&base.replace("{name: creds}", "{name: creds-v2}")),
-        None,
+        &NONE,
     )
     .expect("builds");
     assert_eq!(d1.hash, d3.hash);
@@ -380,7 +385,7 @@ fn hash_change_changes_the_pod_template_and_secret_rotation_does_not() {
 
 #[test]
 fn names_labels_and_ports_follow_upstream() {
-    let d = build(&with_packages("    packages: [a]\n"), None).expect("builds");
+    let d = build(&with_packages("    packages: [a]\n"), &NONE).expect("builds");
     assert_eq!(d.statefulset.metadata.name.as_deref(), Some("orders-app"));
     assert_eq!(
         d.headless_service.metadata.name.as_deref(),
@@ -425,4 +430,237 @@ fn names_labels_and_ports_follow_upstream() {
     let cm = d.config_map.data.as_ref().expect("data");
     assert_eq!(cm["K_KAFKA_BOOTSTRAP_SERVERS"], "k:9092");
     assert_eq!(cm["K_APP_NAME"], "orders-app");
+}
+
+fn pods(fixture: &str) -> Vec<Pod> {
+    let path = format!(
+        "{}/tests/fixtures/pods/{fixture}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("pod JSON")
+}
+
+/// A pod of the app carrying `annotation` as its packages hash.
+fn pod_with_hash(name: &str, annotation: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "annotations": {HASH_ANNOTATION: annotation}}
+    }))
+    .expect("pod")
+}
+
+fn live_hashes_of(d: &Desired) -> &str {
+    let cm = d.live_set.as_ref().expect("live-set ConfigMap");
+    cm.data
+        .as_ref()
+        .and_then(|data| data.get(LIVE_HASHES_KEY))
+        .map(String::as_str)
+        .expect("live-hashes key")
+}
+
+fn mounts<'a>(c: &'a Container, volume: &str) -> Vec<&'a VolumeMount> {
+    c.volume_mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.name == volume)
+        .collect()
+}
+
+#[test]
+fn live_hashes_are_the_desired_and_every_pods_hash_sorted_once() {
+    // A rolling update in flight: app-0 on the new hash, app-1 and app-2 on the old one.
+    let rolling = pods("rolling-update.json");
+    assert_eq!(
+        live_hashes("a38d296f011adb6e", &rolling),
+        "a38d296f011adb6e\nc69dac6587e76619\n"
+    );
+    // The desired hash is listed before any pod runs it; the order is by value, not by source.
+    assert_eq!(
+        live_hashes("ffffffffffffffff", &rolling),
+        "a38d296f011adb6e\nc69dac6587e76619\nffffffffffffffff\n"
+    );
+    assert_eq!(live_hashes("0123456789abcdef", &[]), "0123456789abcdef\n");
+}
+
+#[test]
+fn live_hashes_keep_only_well_formed_hashes() {
+    let odd = [
+        pod_with_hash("upper", "C69DAC6587E76619"),
+        pod_with_hash("short", "c69dac6587e7661"),
+        pod_with_hash("long", "c69dac6587e766190"),
+        pod_with_hash("not-hex", "c69dac6587e7661g"),
+        pod_with_hash("two-lines", "c69dac6587e76619\n0000000000000000"),
+        pod_with_hash("padded", " c69dac6587e76619"),
+        pod_with_hash("empty", ""),
+        pod_with_hash("fine", "0000000000000000"),
+    ];
+    let mut all = odd.to_vec();
+    all.push(
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "bare"}})).expect("pod"),
+    );
+    assert_eq!(
+        live_hashes("a38d296f011adb6e", &all),
+        "0000000000000000\na38d296f011adb6e\n"
+    );
+}
+
+#[test]
+fn build_keeps_the_live_set_config_map_from_the_pods() {
+    let a = with_packages("    packages: [requests==2.31.0]\n    cache: {enabled: true}\n");
+    let mut running = pods("rolling-update.json");
+    running.push(pod_with_hash("orders-app-3", "not a hash"));
+    let d = build(
+        &a,
+        &Existing {
+            packages_pvc: None,
+            pods: &running,
+        },
+    )
+    .expect("builds");
+    let hash = d.hash.clone().expect("hash");
+    let mut expected = vec![hash.as_str(), "a38d296f011adb6e", "c69dac6587e76619"];
+    expected.sort_unstable();
+    expected.dedup();
+    let expected: String = expected.iter().map(|h| format!("{h}\n")).collect();
+    assert_eq!(live_hashes_of(&d), expected);
+    let cm = d.live_set.as_ref().expect("live set");
+    assert_eq!(
+        cm.metadata.name.as_deref(),
+        Some("orders-app-python-packages")
+    );
+    assert_eq!(
+        cm.metadata.name,
+        d.packages_pvc
+            .as_ref()
+            .and_then(|p| p.metadata.name.clone())
+    );
+    assert_eq!(cm.metadata.namespace.as_deref(), Some("default"));
+    assert_eq!(cm.metadata.labels, d.config_map.metadata.labels);
+    assert_eq!(
+        cm.metadata.owner_references,
+        d.config_map.metadata.owner_references
+    );
+    assert!(cm.metadata.owner_references.is_some(), "owned by the app");
+    assert_eq!(cm.data.as_ref().map(|m| m.len()), Some(1));
+    // Nothing running: only the desired hash.
+    let fresh = build(&a, &NONE).expect("builds");
+    assert_eq!(live_hashes_of(&fresh), format!("{hash}\n"));
+}
+
+#[test]
+fn the_live_set_exists_with_the_cache_on_or_off() {
+    for pp in [
+        "    packages: [requests]\n",
+        "    packages: [requests]\n    cache: {enabled: true}\n",
+    ] {
+        let d = build(&with_packages(pp), &NONE).expect("builds");
+        assert_eq!(
+            live_hashes_of(&d),
+            format!("{}\n", d.hash.as_deref().expect("hash")),
+            "{pp}"
+        );
+    }
+}
+
+#[test]
+fn only_the_init_container_mounts_the_live_set_read_only_from_an_optional_volume() {
+    let d = build(
+        &with_packages("    packages: [requests]\n    cache: {enabled: true}\n"),
+        &NONE,
+    )
+    .expect("builds");
+    let pod = pod_spec(&d);
+    let volume = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "python-packages-live")
+        .expect("live-set volume");
+    let source = volume.config_map.as_ref().expect("a ConfigMap volume");
+    assert_eq!(source.name, "orders-app-python-packages");
+    assert_eq!(
+        source.optional,
+        Some(true),
+        "a missing ConfigMap must not keep the pod from starting"
+    );
+    let init = &pod.init_containers.as_ref().expect("init")[0];
+    let live = mounts(init, "python-packages-live");
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].mount_path, LIVE_MOUNT);
+    assert_eq!(live[0].read_only, Some(true));
+    assert!(
+        live[0].sub_path.is_none(),
+        "a subPath mount is never refreshed"
+    );
+    assert_eq!(
+        format!("{LIVE_MOUNT}/{LIVE_HASHES_KEY}"),
+        script_paths().live_hashes,
+        "the script reads the file the volume holds"
+    );
+    assert!(mounts(main_container(&d), "python-packages-live").is_empty());
+}
+
+#[test]
+fn the_main_container_sees_only_envs_read_only() {
+    for pp in [
+        "    packages: [requests]\n",
+        "    packages: [requests]\n    cache: {enabled: true}\n",
+    ] {
+        let d = build(&with_packages(pp), &NONE).expect("builds");
+        let main = main_container(&d);
+        let packages = mounts(main, "python-packages");
+        assert_eq!(packages.len(), 1, "{pp}");
+        assert_eq!(packages[0].sub_path.as_deref(), Some("envs"));
+        assert_eq!(packages[0].mount_path, "/packages/envs");
+        assert_eq!(packages[0].read_only, Some(true));
+        assert!(
+            main.volume_mounts
+                .iter()
+                .flatten()
+                .all(|m| m.mount_path != "/packages"),
+            "nothing else of the volume (caches, locks, staging)"
+        );
+        let env = mounts(main, "python-env");
+        assert_eq!(
+            (env.len(), env[0].mount_path.as_str(), env[0].read_only),
+            (1, "/python-env", Some(true))
+        );
+        // The init container still works on the whole volume, where the site link points.
+        let init = &pod_spec(&d).init_containers.as_ref().expect("init")[0];
+        let root = mounts(init, "python-packages");
+        assert_eq!(
+            (
+                root[0].mount_path.as_str(),
+                root[0].sub_path.as_deref(),
+                root[0].read_only
+            ),
+            ("/packages", None, None)
+        );
+        assert!(
+            env_value(main, "PYTHONPATH").is_some_and(|p| p.starts_with(SITE_LINK)),
+            "the site link resolves to /packages/envs/<key> in both containers"
+        );
+    }
+}
+
+#[test]
+fn render_order_puts_the_live_set_before_the_statefulset() {
+    let d = build(
+        &with_packages("    packages: [requests]\n    cache: {enabled: true}\n"),
+        &NONE,
+    )
+    .expect("builds");
+    let objects = d.objects();
+    let position = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .position(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let live = position("ConfigMap", "orders-app-python-packages");
+    assert!(live < position("StatefulSet", "orders-app"));
+    assert_eq!(
+        objects[live]["data"]["live-hashes"],
+        format!("{}\n", d.hash.as_deref().expect("hash"))
+    );
+    assert_eq!(objects[live]["apiVersion"], "v1");
 }

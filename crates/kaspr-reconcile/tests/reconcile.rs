@@ -34,6 +34,12 @@ fn context_with(metrics: Metrics) -> (Arc<Context>, Handle) {
     (Arc::new(Context::new(client, metrics)), handle)
 }
 
+/// What the reconcile applied.
+struct Applied {
+    live_set: Value,
+    statefulset: Option<Value>,
+}
+
 /// The API server side of one scenario.
 struct Verifier(Handle);
 
@@ -98,8 +104,9 @@ impl Verifier {
         .await;
     }
 
-    /// The server-side applies of the children; returns the StatefulSet body when applied.
-    async fn applies(&mut self, with_statefulset: bool) -> Option<Value> {
+    /// The server-side applies of the children (every app here has pythonPackages without the
+    /// cache, so the live set and no PVC), in order; returns the bodies the API server got.
+    async fn applies(&mut self, with_statefulset: bool) -> Applied {
         for path in [
             "/api/v1/namespaces/default/serviceaccounts/orders-app",
             "/api/v1/namespaces/default/configmaps/orders-app-config",
@@ -109,14 +116,26 @@ impl Verifier {
             self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
                 .await;
         }
+        let live_set = self
+            .expect(
+                Method::PATCH,
+                "/api/v1/namespaces/default/configmaps/orders-app-python-packages",
+                StatusCode::OK,
+                Value::Null,
+            )
+            .await;
+        let mut statefulset = None;
         if with_statefulset {
             let path = "/apis/apps/v1/namespaces/default/statefulsets/orders-app";
-            return Some(
+            statefulset = Some(
                 self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
                     .await,
             );
         }
-        None
+        Applied {
+            live_set,
+            statefulset,
+        }
     }
 
     async fn event(&mut self) -> Value {
@@ -172,7 +191,11 @@ async fn first_reconcile_creates_everything() {
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier(handle);
     api.observe(json!([])).await;
-    let sts = api.applies(true).await.expect("statefulset applied");
+    let sts = api
+        .applies(true)
+        .await
+        .statefulset
+        .expect("statefulset applied");
     assert_eq!(
         sts["spec"]["template"]["spec"]["initContainers"][0]["name"],
         "install-packages"
@@ -202,7 +225,7 @@ async fn missing_secret_holds_the_rollout() {
     api.observe(json!([])).await;
     api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
         .await;
-    assert!(api.applies(false).await.is_none());
+    assert!(api.applies(false).await.statefulset.is_none());
     let event = api.event().await;
     assert_eq!(event["type"], "Warning");
     assert_eq!(event["reason"], "SecretNotFound");
@@ -237,7 +260,7 @@ async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
         secret,
     )
     .await;
-    assert!(api.applies(false).await.is_none());
+    assert!(api.applies(false).await.statefulset.is_none());
     let event = api.event().await;
     assert_eq!(event["reason"], "SecretKeyNotFound");
     let status = api.status(&app).await;
@@ -270,7 +293,11 @@ async fn secret_present_rolls_out() {
         secret,
     )
     .await;
-    let sts = api.applies(true).await.expect("statefulset applied");
+    let sts = api
+        .applies(true)
+        .await
+        .statefulset
+        .expect("statefulset applied");
     let env = sts["spec"]["template"]["spec"]["initContainers"][0]["env"]
         .as_array()
         .cloned()
@@ -443,7 +470,7 @@ async fn creating_the_missing_secret_resumes_the_rollout() {
     api.observe(json!([])).await;
     api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
         .await;
-    assert!(api.applies(false).await.is_none());
+    assert!(api.applies(false).await.statefulset.is_none());
     api.event().await;
     api.status(&app).await;
     task.await.expect("joins").expect("reconcile ok");
@@ -459,7 +486,7 @@ async fn creating_the_missing_secret_resumes_the_rollout() {
     )
     .await;
     assert!(
-        api.applies(true).await.is_some(),
+        api.applies(true).await.statefulset.is_some(),
         "the StatefulSet is applied once the Secret exists"
     );
     let status = api.status(&app).await;
@@ -469,4 +496,147 @@ async fn creating_the_missing_secret_resumes_the_rollout() {
     );
     api.nothing_more().await;
     task.await.expect("joins").expect("reconcile ok");
+}
+
+/// A pod fixture with its packages hash `a38d296f011adb6e` replaced by `hash`.
+fn fixture_with_hash(name: &str, hash: &str) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/pods/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    serde_json::from_str(&text.replace("a38d296f011adb6e", hash)).expect("pods")
+}
+
+fn desired_hash(app: &KasprApp) -> String {
+    kaspr_hash::packages_hash(app.spec.python_packages.as_ref().expect("pp"))
+        .expect("hash")
+        .to_string()
+}
+
+fn live_hashes(live_set: &Value) -> &str {
+    live_set["data"]["live-hashes"].as_str().unwrap_or_default()
+}
+
+/// The hashes one a line, sorted, each line ending in a newline.
+fn lines(mut hashes: Vec<&str>) -> String {
+    hashes.sort_unstable();
+    hashes.iter().map(|h| format!("{h}\n")).collect()
+}
+
+const OLD: &str = "c69dac6587e76619";
+
+#[tokio::test]
+async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
+    let (ctx, handle) = context();
+    let app = app(PLAIN);
+    let new = desired_hash(&app);
+    let mut api = Verifier(handle);
+    // Mid-rollout: app-0 installs the new hash, app-1 and app-2 still import from the old env.
+    let rolling = fixture_with_hash("rolling-update.json", &new);
+    let pods = |names: &[&str]| -> Value {
+        let all = rolling.as_array().cloned().unwrap_or_default();
+        let kept: Vec<Value> = all
+            .into_iter()
+            .filter(|p| names.iter().any(|n| p["metadata"]["name"] == *n))
+            .collect();
+        Value::Array(kept)
+    };
+    let rounds: [(Value, String); 3] = [
+        (
+            pods(&["orders-app-0", "orders-app-1", "orders-app-2"]),
+            lines(vec![&new, OLD]),
+        ),
+        // app-1 is deleted (its replacement is not there yet): app-2 still runs the old env.
+        (
+            pods(&["orders-app-0", "orders-app-2"]),
+            lines(vec![&new, OLD]),
+        ),
+        // The last pod on the old hash is gone: the next reconcile drops it.
+        (pods(&["orders-app-0"]), lines(vec![&new])),
+    ];
+    for (pods, expected) in rounds {
+        let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
+        api.observe(pods).await;
+        let applied = api.applies(true).await;
+        assert_eq!(live_hashes(&applied.live_set), expected);
+        assert_eq!(applied.live_set["kind"], "ConfigMap");
+        assert_eq!(
+            applied.live_set["metadata"]["ownerReferences"][0]["uid"],
+            "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1"
+        );
+        assert_eq!(
+            applied.live_set["metadata"]["labels"]["kaspr.io/app"],
+            "orders"
+        );
+        let sts = applied.statefulset.expect("statefulset applied");
+        let volume = sts["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"] == "python-packages-live")
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert_eq!(
+            volume["configMap"],
+            json!({"name": "orders-app-python-packages", "optional": true})
+        );
+        api.status(&app).await;
+        api.nothing_more().await;
+        task.await.expect("joins").expect("reconcile ok");
+    }
+}
+
+#[tokio::test]
+async fn a_held_rollout_still_keeps_the_live_set_current() {
+    let (ctx, handle) = context();
+    let app = app(WITH_SECRET);
+    let new = desired_hash(&app);
+    let mut api = Verifier(handle);
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
+    // Every pod still runs the old hash; the Secret the new spec names is missing.
+    api.observe(fixture_with_hash("installed.json", OLD)).await;
+    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
+        .await;
+    let applied = api.applies(false).await;
+    assert!(applied.statefulset.is_none(), "the rollout is held");
+    assert_eq!(live_hashes(&applied.live_set), lines(vec![&new, OLD]));
+    api.event().await;
+    api.status(&app).await;
+    api.nothing_more().await;
+    task.await.expect("joins").expect("reconcile ok");
+}
+
+#[tokio::test]
+async fn an_oom_killed_install_fails_as_out_of_memory_and_is_counted_once() {
+    let (metrics, export) = kaspr_reconcile::metrics::prometheus().expect("exporter");
+    let app = app(PLAIN);
+    let pods = fixture_with_hash("oom-killed.json", &desired_hash(&app));
+    let (ctx, handle) = context_with(metrics);
+    let mut api = Verifier(handle);
+    for _ in 0..2 {
+        let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
+        api.observe(pods.clone()).await;
+        api.applies(true).await;
+        let status = api.status(&app).await;
+        let pp = &status["pythonPackages"];
+        assert_eq!(pp["state"], "Failed");
+        assert_eq!(pp["errorType"], "out_of_memory");
+        let error = pp["error"].as_str().unwrap_or_default();
+        assert!(
+            error.starts_with(kaspr_types::InstallErrorType::OutOfMemory.message()),
+            "{error}"
+        );
+        task.await.expect("joins").expect("reconcile ok");
+    }
+    let text = export.render();
+    let errors = text
+        .lines()
+        .find(|l| l.starts_with("kasprop_package_install_errors_total"))
+        .unwrap_or_default();
+    assert_eq!(
+        errors,
+        "kasprop_package_install_errors_total{app_name=\"orders\",error_type=\"out_of_memory\",namespace=\"default\"} 1",
+        "{text}"
+    );
 }

@@ -281,6 +281,12 @@ mod tests {
     #[test]
     fn helper_has_no_single_quote() {
         // It is embedded in the script between single quotes.
-        assert!(!include_str!("../templates/helper.py").contains('\''));
+        for (name, text) in [
+            ("helper.py", include_str!("../templates/helper.py")),
+            ("space.py", include_str!("../templates/space.py")),
+            ("main.py", include_str!("../templates/main.py")),
+        ] {
+            assert!(!text.contains('\''), "{name} holds a single quote");
+        }
     }
 }

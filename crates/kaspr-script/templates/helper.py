@@ -9,18 +9,9 @@ import time
 
 REPORT_MAX = 4096
 LOG_KEEP = 65536
-PERMANENT = ("authentication", "package_not_found", "dependency_conflict", "hash_mismatch")
-MESSAGES = {
-    "network": "Cannot reach package index. Check network connectivity and firewall rules.",
-    "timeout": "Installation timed out. Consider increasing installPolicy.timeout.",
-    "authentication": "Authentication failed. Check credentials in referenced Secret.",
-    "package_not_found": "Package not found in index. Verify package name and version.",
-    "dependency_conflict": "Dependency conflict between requested packages. Relax or align the version constraints.",
-    "hash_mismatch": "Package integrity check failed. The downloaded file does not match its expected hash.",
-    "disk_full": "No space left for packages. Increase cache.size or lower cache.keepEnvs.",
-    "lock_timeout": "Timed out waiting for another pod to finish installing. Check that pod and its install-packages logs.",
-    "unknown": "Package installation failed. See the install-packages init container logs.",
-}
+# Errno values that say the volume refuses us, and those that say it is full.
+DENIED = (1, 13, 30)  # EPERM, EACCES, EROFS
+FULL = (28, 122)  # ENOSPC, EDQUOT
 
 
 def env(name, default=""):
@@ -31,22 +22,49 @@ def now_iso(t=None):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if t is None else t))
 
 
+def say(text):
+    sys.stderr.write("kaspr: %s\n" % text)
+
+
 def lines(value):
     return [x.strip() for x in value.splitlines() if x.strip()]
 
 
 # ---- credentials ---------------------------------------------------------------------------
 
-def secrets():
-    """The credential strings to hide, raw and percent-encoded."""
+def quoted(value):
+    """value percent-encoded for a URL; None when it cannot be encoded (e.g. a byte 0xff that
+    the environment carried as a lone surrogate)."""
     import urllib.parse
+    try:
+        return urllib.parse.quote(value, safe="")
+    except UnicodeError:
+        return None
+
+
+def secrets():
+    """The credential strings to hide: raw, percent-encoded and as a Basic-auth token."""
     out = []
     for name in ("PYPI_PASSWORD", "PYPI_USERNAME"):
         value = env(name)
         if value:
             out.append(value)
-            out.append(urllib.parse.quote(value, safe=""))
+            out.append(quoted(value) or value)
+    token = basic_token()
+    if token:
+        out.append(token)
     return sorted(set(out), key=len, reverse=True)
+
+
+def basic_token():
+    import base64
+    user, password = env("PYPI_USERNAME"), env("PYPI_PASSWORD")
+    if not (user or password):
+        return None
+    try:
+        return base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    except UnicodeError:
+        return None
 
 
 def redact(text, hidden):
@@ -57,15 +75,41 @@ def redact(text, hidden):
 
 
 def auth_url():
-    """INDEX_URL with the Secret credentials percent-encoded into it, for the installer only."""
+    """INDEX_URL with the Secret credentials percent-encoded into it, for the installer only.
+    Exits non-zero (after recording an authentication error) when they cannot be encoded: the
+    installer must never run without the private index, or private names would go elsewhere."""
     import urllib.parse
     url = env("INDEX_URL")
     user, password = env("PYPI_USERNAME"), env("PYPI_PASSWORD")
     if not url or not (user or password):
-        return url
+        print(url)
+        return 0
+    q_user, q_password = quoted(user), quoted(password)
+    if q_user is None or q_password is None:
+        record_error("authentication", "the username or password in the credentials Secret is not UTF-8 text")
+        return 4
     parts = urllib.parse.urlsplit(url)
-    netloc = "%s:%s@%s" % (urllib.parse.quote(user, safe=""), urllib.parse.quote(password, safe=""), parts.netloc)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc = "%s:%s@%s" % (q_user, q_password, parts.netloc)
+    print(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+    return 0
+
+
+def record_error(kind, detail):
+    """Leaves the error for the report (type + one detail line; the operator owns the message)."""
+    work = env("KASPR_WORK")
+    if work:
+        try:
+            write_json(os.path.join(work, "error.json"), {"type": kind, "detail": redact(detail, secrets())})
+        except OSError:
+            pass
+
+
+def errno_kind(error):
+    if error.errno in FULL:
+        return "disk_full"
+    if error.errno in DENIED:
+        return "permission"
+    return "unknown"
 
 
 # ---- files ---------------------------------------------------------------------------------
@@ -77,17 +121,28 @@ def rmtree(path):
 
 def write_json(path, doc):
     tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        json.dump(doc, f, separators=(",", ":"), sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, separators=(",", ":"), sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def read_json(path):
+    """The JSON object at path, or None when it is missing, empty or corrupt."""
     try:
         with open(path) as f:
-            return json.load(f)
+            doc = json.load(f)
     except (OSError, ValueError):
         return None
+    return doc if isinstance(doc, dict) else None
 
 
 def tree_bytes(path):
@@ -138,33 +193,82 @@ def cache_usage(root):
 
 # ---- commands ------------------------------------------------------------------------------
 
+def abi_tag():
+    """What makes a built env unusable elsewhere: interpreter, version, ABI flags, CPU and libc
+    (e.g. cpython-311-x86_64-linux-gnu vs cpython-311-aarch64-linux-musl)."""
+    import sysconfig
+    tag = sysconfig.get_config_var("SOABI")
+    if not tag:
+        import platform
+        libc = platform.libc_ver()[0] or "unknown-libc"
+        tag = "%s%s-%s-%s" % (sys.implementation.cache_tag, getattr(sys, "abiflags", ""), platform.machine(), libc)
+    return "".join(c if c.isalnum() or c in "._" else "-" for c in tag.lower())
+
+
 def cmd_start():
-    """Prints "<pytag> <start time>"; on a hit, finishes the run right here and prints "hit", so
-    the warm path costs one python3 start."""
+    """Prints "<pytag> <abi tag> <start time>"; on a hit, finishes the run right here and prints
+    "hit", so the warm path costs one python3 start."""
     t0 = time.time()
     impl = {"cpython": "cp", "pypy": "pp"}.get(sys.implementation.name, sys.implementation.name)
     pytag = "%s%d%d" % (impl, sys.version_info[0], sys.version_info[1])
+    abi = abi_tag()
     digest = env("PACKAGES_HASH")
     if digest and all(c in "0123456789abcdef" for c in digest):
-        key = "%s-%s" % (digest, pytag)
-        if read_json(os.path.join(env("KASPR_ROOT"), "envs", key, ".kaspr-env.json")) is not None:
-            os.environ.update({"KASPR_PYTAG": pytag, "KASPR_KEY": key})
+        key = "%s-%s" % (digest, abi)
+        if marker_of(os.path.join(env("KASPR_ROOT"), "envs", key)) is not None:
+            os.environ.update({"KASPR_PYTAG": pytag, "KASPR_ABI": abi, "KASPR_KEY": key})
             cmd_finish("cached", "0", "0", "", "%.3f" % t0)
             print("hit")
             return 0
-    print("%s %.3f" % (pytag, t0))
+    print("%s %s %.3f" % (pytag, abi, t0))
+
+
+def marker_of(env_dir):
+    """The marker of the env, or None when it is missing, empty or corrupt (then the env counts as
+    absent and is installed again, never as a permanent failure)."""
+    marker = read_json(os.path.join(env_dir, ".kaspr-env.json"))
+    if marker is None or marker.get("v") != 1:
+        return None
+    return marker
+
+
+def cmd_published(env_dir):
+    return 0 if marker_of(env_dir) is not None else 1
+
+
+def cmd_writable(root, *dirs):
+    """Checks that every packages directory takes a new file: a volume the image user cannot
+    write is `permission` (naming the path), a full one `disk_full`."""
+    for d in (root,) + dirs:
+        probe = os.path.join(d, ".kaspr-probe.%d" % os.getpid())
+        try:
+            os.makedirs(d, exist_ok=True)
+            with open(probe, "w"):
+                pass
+            os.unlink(probe)
+        except OSError as e:
+            kind = errno_kind(e)
+            who = "uid %d, gid %d" % (os.getuid(), os.getgid()) if hasattr(os, "getuid") else "this user"
+            record_error(kind, "cannot write to %s as %s: %s" % (d, who, e.strerror))
+            print(kind)
+            return 1
+    return 0
 
 
 def cmd_prepare(staging, work):
     """A fresh staging dir and the requirements file, one requirement a line."""
     for path in (staging, staging + ".tmp", work):
         rmtree(path)
-        os.makedirs(path)
+        try:
+            os.makedirs(path)
+        except OSError as e:
+            record_error(errno_kind(e), "cannot create %s: %s" % (path, e.strerror))
+            return 1
     reqs = lines(env("PACKAGES"))
     for r in reqs:
         # The operator validated these; refuse anything pip would read as an option anyway.
         if r.startswith("-"):
-            sys.stderr.write("kaspr: refusing requirement that looks like an option: %s\n" % r[:80])
+            record_error("unknown", "refusing a requirement that looks like an option: %s" % r[:80])
             return 2
     with open(os.path.join(work, "requirements.txt"), "w") as f:
         f.write("\n".join(reqs) + "\n")
@@ -192,12 +296,13 @@ def cmd_filter(log_path):
         with open(log_path, "w") as f:
             f.write("".join(kept))
     except OSError as e:
-        sys.stderr.write("kaspr: cannot keep the installer log: %s\n" % e)
+        say("cannot keep the installer log: %s" % e)
 
 
 def probe_index():
-    """What the main index answers: authentication, network, or None when it serves."""
-    import base64
+    """What the main index answers: authentication, network, or None when it serves. The
+    credentials go to the index host only: a redirect is not followed (it answers; that is all
+    we need to know)."""
     import socket
     import ssl
     import urllib.error
@@ -206,16 +311,21 @@ def probe_index():
     url = env("INDEX_URL")
     if not url:
         return None
-    request = urllib.request.Request(url)
-    user, password = env("PYPI_USERNAME"), env("PYPI_PASSWORD")
-    if user or password:
-        token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-        request.add_header("Authorization", "Basic " + token)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
     host = urllib.parse.urlsplit(url).hostname or ""
     trusted = [h.split(":")[0].strip("[]").lower() for h in lines(env("TRUSTED_HOSTS"))]
     context = ssl._create_unverified_context() if host.lower() in trusted else None
+    opener = urllib.request.build_opener(NoRedirect(), urllib.request.HTTPSHandler(context=context))
+    request = urllib.request.Request(url)
+    token = basic_token()
+    if token:
+        request.add_header("Authorization", "Basic " + token)
     try:
-        urllib.request.urlopen(request, timeout=10, context=context).close()
+        opener.open(request, timeout=10).close()
         return None
     except urllib.error.HTTPError as e:
         return "authentication" if e.code in (401, 403) else None
@@ -225,6 +335,7 @@ def probe_index():
 
 RULES = (
     ("disk_full", ("No space left on device", "Errno 28", "Disk quota exceeded")),
+    ("permission", ("Permission denied", "Errno 13", "Read-only file system")),
     ("hash_mismatch", ("DO NOT MATCH THE HASHES", "Hash mismatch", "hash mismatch")),
     ("authentication", ("401 Client Error", "403 Client Error", "401 Unauthorized", "403 Forbidden",
                         "HTTP error 401", "HTTP error 403", "status code 401", "status code 403")),
@@ -241,9 +352,26 @@ RULES = (
 )
 
 
-def classify(text, rc):
-    if rc in (124, 137):
-        return "timeout"
+def killed(rc, elapsed, limit):
+    """(type, detail) when the installer ended by a signal, else None. Only our own `timeout`
+    makes a `timeout`: it fires at the limit (coreutils says 124; busybox and a -k kill say
+    128 + signal). A SIGKILL before the limit is the kernel OOM killer in all likelihood."""
+    if rc == 124 or (elapsed is not None and rc > 128 and elapsed >= limit - 1):
+        return "timeout", ""
+    if rc <= 128 or rc > 128 + 64:
+        return None
+    signal_number = rc - 128
+    after = " after %ds" % elapsed if elapsed is not None else ""
+    if signal_number == 9:
+        return "out_of_memory", "the installer was killed (SIGKILL)%s, before its timeout: most likely for the memory limit" % after
+    return "unknown", "the installer was killed by signal %d%s" % (signal_number, after)
+
+
+def classify(text, rc, elapsed=None, limit=0):
+    """(type, detail) of a failed installer run."""
+    by_signal = killed(rc, elapsed, limit)
+    if by_signal:
+        return by_signal
     kind = "unknown"
     for name, needles in RULES:
         if any(n in text for n in needles):
@@ -253,7 +381,7 @@ def classify(text, rc):
     # from an extra index only: ask the main index what it answers.
     if kind in ("package_not_found", "network", "unknown"):
         kind = probe_index() or kind
-    return kind
+    return kind, error_detail(text)
 
 
 def error_detail(text):
@@ -265,16 +393,22 @@ def error_detail(text):
     return picked[:300]
 
 
-def cmd_classify(work, rc):
+def cmd_classify(work, rc, elapsed=None, limit="0"):
     try:
         with open(os.path.join(work, "install.log"), errors="replace") as f:
             text = f.read()
     except OSError:
         text = ""
-    kind = classify(text, int(rc) if rc.isdigit() else 1)
-    write_json(os.path.join(work, "error.json"), {"type": kind, "detail": redact(error_detail(text), secrets())})
+    code = int(rc) if rc.isdigit() else 1
+    seconds = int(elapsed) if elapsed is not None and elapsed.isdigit() else None
+    kind, detail = classify(text, code, seconds, int(limit))
+    write_json(os.path.join(work, "error.json"), {"type": kind, "detail": redact(detail, secrets())})
     print(kind)
     return 0
+
+
+def cmd_error_type(work):
+    print((read_json(os.path.join(work, "error.json")) or {}).get("type") or "unknown")
 
 
 def cmd_sleep(seconds):
@@ -295,62 +429,40 @@ def cmd_heartbeat(lease, parent, interval):
 
 
 def cmd_publish(staging, target, started):
-    """Writes the marker into staging, then renames staging to target in one step."""
+    """Writes the marker into staging, then renames staging to target in one step. On failure
+    the staging dir is gone and the error recorded: nothing half-written stays behind."""
     duration = max(0.0, time.time() - float(started))
-    marker = {"v": 1, "hash": env("PACKAGES_HASH"), "pythonTag": env("KASPR_PYTAG"),
+    marker = {"v": 1, "hash": env("PACKAGES_HASH"), "pythonTag": env("KASPR_PYTAG"), "abiTag": env("KASPR_ABI"),
               "installer": env("KASPR_INSTALLER"), "installedBy": env("POD_NAME"),
               "installedAt": now_iso(), "installDurationSeconds": round(duration, 2),
               "installed": distributions(staging), "envBytes": tree_bytes(staging),
               "packages": lines(env("PACKAGES"))}
-    write_json(os.path.join(staging, ".kaspr-env.json"), marker)
     try:
-        os.rename(staging, target)
-    except OSError:
-        if os.path.isfile(os.path.join(target, ".kaspr-env.json")):
-            rmtree(staging)
-            print("exists")
-            return 0
-        raise
-    print("published")
+        write_json(os.path.join(staging, ".kaspr-env.json"), marker)
+        result = publish(staging, target)
+    except OSError as e:
+        rmtree(staging)
+        record_error(errno_kind(e), "cannot publish the environment: %s" % e.strerror)
+        return 1
+    print(result)
     return 0
 
 
-def cmd_gc(root, key, keep, stale_after):
-    """Keeps the current env and the `keep` most recently used others; removes old staging."""
-    envs_dir = os.path.join(root, "envs")
-    used_dir = os.path.join(root, ".used")
-    staging_dir = os.path.join(root, ".staging")
-    candidates = []
-    for name in os.listdir(envs_dir):
-        if name == key:
-            continue
-        stamp = os.path.join(used_dir, name)
-        try:
-            last = os.stat(stamp).st_mtime
-        except OSError:
-            last = os.stat(os.path.join(envs_dir, name)).st_mtime
-        candidates.append((last, name))
-    candidates.sort(reverse=True)
-    for _last, name in candidates[int(keep):]:
-        # Rename first, so the env vanishes from envs/ in one step, then delete at leisure.
-        doomed = os.path.join(staging_dir, "%s.gc.%d" % (name, os.getpid()))
-        try:
-            os.rename(os.path.join(envs_dir, name), doomed)
-        except OSError:
-            continue
-        rmtree(doomed)
-        try:
-            os.unlink(os.path.join(used_dir, name))
-        except OSError:
-            pass
-    horizon = time.time() - float(stale_after)
-    for name in os.listdir(staging_dir):
-        path = os.path.join(staging_dir, name)
-        try:
-            if os.stat(path).st_mtime < horizon:
-                rmtree(path) if os.path.isdir(path) else os.unlink(path)
-        except OSError:
-            pass
+def publish(staging, target):
+    try:
+        os.rename(staging, target)
+        return "published"
+    except OSError:
+        if marker_of(target) is not None:
+            rmtree(staging)
+            return "exists"
+    # The target holds no valid marker (a crash of an older layout, or a corrupt marker): it
+    # is not an env. Move it aside and publish ours.
+    aside = "%s.corrupt.%d" % (staging, os.getpid())
+    os.rename(target, aside)
+    os.rename(staging, target)
+    rmtree(aside)
+    return "published"
 
 
 def touch_used(root, key):
@@ -361,7 +473,7 @@ def touch_used(root, key):
         with open(os.path.join(used, key), "a"):
             os.utime(os.path.join(used, key), None)
     except OSError as e:
-        sys.stderr.write("kaspr: cannot stamp last use of %s: %s\n" % (key, e))
+        say("cannot stamp last use of %s: %s" % (key, e))
 
 
 def link_site(target):
@@ -401,13 +513,13 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
     target = os.path.join(root, "envs", key)
     finished = time.time()
     report = {"v": 1, "result": result, "hash": env("PACKAGES_HASH"), "pythonTag": env("KASPR_PYTAG"),
-              "installer": env("KASPR_INSTALLER"), "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
+              "abiTag": env("KASPR_ABI"), "installer": env("KASPR_INSTALLER"), "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
               "startedAt": now_iso(float(t0)), "finishedAt": now_iso(finished),
               "durationSeconds": round(finished - float(t0), 3), "attempts": int(attempts), "warnings": []}
     if stale_recovered == "1":
         report["staleLockRecovered"] = True
         report["warnings"].append("Recovered a stale install lock left by a pod that died while installing.")
-    marker = read_json(os.path.join(target, ".kaspr-env.json")) if result != "failed" else None
+    marker = marker_of(target) if result != "failed" else None
     if marker is not None:
         link_site(target)
         touch_used(root, key)
@@ -423,7 +535,8 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
         kind = (error or {}).get("type") or env("KASPR_ERROR_TYPE") or "unknown"
         detail = (error or {}).get("detail") or ""
         report["errorType"] = kind
-        report["error"] = MESSAGES.get(kind, MESSAGES["unknown"]) + ((" " + detail) if detail else "")
+        if detail:
+            report["error"] = detail
     usage = cache_usage(root)
     if usage:
         report["cache"] = usage
@@ -432,19 +545,10 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
     try:
         with open(path, "w") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
     except OSError as e:
-        sys.stderr.write("kaspr: cannot write the report to %s: %s\n" % (path, e))
+        say("cannot write the report to %s: %s" % (path, e))
     summary = report["result"] if report["result"] != "failed" else "failed (%s)" % report["errorType"]
     sys.stderr.write("kaspr: %s %s in %.2fs\n" % (summary, key, report["durationSeconds"]))
     return 3 if report["result"] == "failed" else 0
-
-
-COMMANDS = {
-    "start": cmd_start, "prepare": cmd_prepare, "filter": cmd_filter, "classify": cmd_classify,
-    "sleep": cmd_sleep, "heartbeat": cmd_heartbeat, "publish": cmd_publish, "gc": cmd_gc,
-    "finish": cmd_finish, "rmtree": rmtree,
-    "auth-url": lambda: print(auth_url()),
-}
-
-if __name__ == "__main__":
-    sys.exit(COMMANDS[sys.argv[1]](*sys.argv[2:]) or 0)

@@ -21,7 +21,9 @@ ON_FAILURE={{ on_failure }}
 POD_NAME=${POD_NAME:-unknown-pod}
 export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_LIVE KASPR_INSTALLER KASPR_CACHE_MODE POD_NAME
 
-KASPR_PY='{% include "helper.py" %}'
+KASPR_PY='{% include "helper.py" %}
+{% include "space.py" %}
+{% include "main.py" %}'
 
 # -S: the helper needs only the standard library, and skipping site saves a third of a start.
 kpy() { python3 -S -c "$KASPR_PY" "$@"; }
@@ -61,6 +63,17 @@ join_lines() {
   echo "$joined"
 }
 
+# A valid v1 report written without python3, so the operator never waits on a pod forever.
+fallback_report() {
+  say "python3 does not run in this image; cannot install packages"
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  hash=${PACKAGES_HASH:-}
+  case "$hash" in *[!0-9a-f]*) hash= ;; esac
+  pod=$POD_NAME
+  case "$pod" in *[!a-z0-9.-]*) pod=unknown-pod ;; esac
+  echo "{\"v\":1,\"result\":\"failed\",\"hash\":\"$hash\",\"pythonTag\":\"\",\"installer\":\"$KASPR_INSTALLER\",\"pod\":\"$pod\",\"cacheMode\":\"$KASPR_CACHE_MODE\",\"startedAt\":\"$now\",\"finishedAt\":\"$now\",\"durationSeconds\":0,\"attempts\":0,\"warnings\":[],\"errorType\":\"unknown\",\"error\":\"python3 does not run in this image; pythonPackages needs python3 (3.8 or newer) on the image's PATH\"}" >"$KASPR_REPORT" 2>/dev/null
+}
+
 # ---- lock: flock where the filesystem supports it, else a lease directory with a heartbeat ----
 
 acquire_lock() {
@@ -87,7 +100,7 @@ acquire_lease() {
       LOCK_HELD=lease
       return 0
     fi
-    [ -f "$MARKER" ] && return 0
+    kpy published "$ENV_DIR" && return 0
     now=$(date +%s)
     beat=$(stat -c %Y "$lease/heartbeat" 2>/dev/null || stat -c %Y "$lease" 2>/dev/null || echo "$now")
     owner=
@@ -122,15 +135,15 @@ release_lock() {
 
 run_installer() {
   req="$WORK/requirements.txt"
-  index=
-  [ -n "${INDEX_URL:-}" ] && index=$(kpy auth-url)
   extra=$(join_lines "${EXTRA_INDEX_URLS:-}")
   hosts=$(join_lines "${TRUSTED_HOSTS:-}")
   (
     export TMPDIR="$STAGING.tmp"
+    # The installer gets the credentials only inside the index URL.
+    unset PYPI_USERNAME PYPI_PASSWORD
     case "$KASPR_INSTALLER" in
       pip)
-        [ -n "$index" ] && export PIP_INDEX_URL="$index"
+        [ -n "$INDEX" ] && export PIP_INDEX_URL="$INDEX"
         [ -n "$extra" ] && export PIP_EXTRA_INDEX_URL="$extra"
         [ -n "$hosts" ] && export PIP_TRUSTED_HOST="$hosts"
         exec timeout -k 10 "$TIMEOUT" python3 -m pip install --no-input --disable-pip-version-check \
@@ -138,8 +151,13 @@ run_installer() {
           --target "$STAGING" -r "$req"
         ;;
       uv)
-        [ -n "$index" ] && export UV_DEFAULT_INDEX="$index"
-        [ -n "$extra" ] && export UV_INDEX="$extra"
+        # uv asks its indexes in order and the default one last: the main index first, then the
+        # extra ones, and the main index again as the default so public PyPI is never asked.
+        if [ -n "$INDEX" ]; then
+          export UV_DEFAULT_INDEX="$INDEX" UV_INDEX="$INDEX${extra:+ $extra}"
+        elif [ -n "$extra" ]; then
+          export UV_INDEX="$extra"
+        fi
         [ -n "$hosts" ] && export UV_INSECURE_HOST="$hosts"
         export UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1
         exec timeout -k 10 "$TIMEOUT" uv pip install --no-progress --compile-bytecode \
@@ -149,49 +167,62 @@ run_installer() {
   )
 }
 
+# One attempt: installs into staging and publishes; sets `kind` to the error type when it fails.
+attempt_install() {
+  kpy prepare "$STAGING" "$WORK" || { kind=$(kpy error-type "$WORK"); return 1; }
+  say "installing $KASPR_KEY with $KASPR_INSTALLER (attempt $attempt of $max_attempts)"
+  began=$(date +%s)
+  { run_installer; echo $? >"$WORK/rc"; } 2>&1 | kpy filter "$WORK/install.log"
+  rc=1
+  read -r rc <"$WORK/rc" 2>/dev/null || true
+  if [ "$rc" != 0 ]; then
+    kind=$(kpy classify "$WORK" "$rc" $(( $(date +%s) - began )) "$TIMEOUT")
+    return 1
+  fi
+  kpy rmtree "$STAGING.tmp"
+  published=$(kpy publish "$STAGING" "$ENV_DIR" "$T0") || { kind=$(kpy error-type "$WORK"); return 1; }
+  RESULT=installed
+  [ "$published" = exists ] && RESULT=cached
+  return 0
+}
+
 install() {
   STAGING="$KASPR_ROOT/.staging/$KASPR_KEY.$POD_NAME.$$"
-  # Logs and status files go to the per-pod volume, so they can still be written when the
-  # packages volume is full; the installer's temporary files go next to staging, on the same
-  # filesystem (its final move is then a rename, and a read-only root filesystem is no problem).
-  WORK="${KASPR_SITE_LINK%/*}/.kaspr-work"
-  while [ "$attempt" -lt "$ATTEMPTS" ]; do
+  max_attempts=$ATTEMPTS
+  space_retry=0
+  while [ "$attempt" -lt "$max_attempts" ]; do
     attempt=$(( attempt + 1 ))
-    kpy prepare "$STAGING" "$WORK" || { KASPR_ERROR_TYPE=unknown; export KASPR_ERROR_TYPE; return 1; }
-    say "installing $KASPR_KEY with $KASPR_INSTALLER (attempt $attempt of $ATTEMPTS)"
-    { run_installer; echo $? >"$WORK/rc"; } 2>&1 | kpy filter "$WORK/install.log"
-    rc=1
-    read -r rc <"$WORK/rc" 2>/dev/null || true
-    if [ "$rc" = 0 ]; then
-      kpy rmtree "$STAGING.tmp"
-      published=$(kpy publish "$STAGING" "$ENV_DIR" "$T0") || { kpy classify "$WORK" 1 >/dev/null; return 1; }
-      RESULT=installed
-      [ "$published" = exists ] && RESULT=cached
-      return 0
-    fi
-    kind=$(kpy classify "$WORK" "$rc")
+    attempt_install && return 0
+    kpy rmtree "$STAGING"
+    kpy rmtree "$STAGING.tmp"
     case "$kind" in
-      authentication|package_not_found|dependency_conflict|hash_mismatch)
+      authentication|package_not_found|dependency_conflict|hash_mismatch|permission)
         say "attempt $attempt failed: $kind (not retried)"
         break ;;
+      disk_full)
+        # Out of space: collect everything the live set does not hold, then one more try.
+        if [ "$space_retry" = 0 ]; then
+          space_retry=1
+          max_attempts=$(( max_attempts + 1 ))
+          say "attempt $attempt failed: disk_full; removing unused environments and caches"
+          kpy gc "$KASPR_ROOT" "$KASPR_KEY" "$KEEP_ENVS" "$STALE_AFTER" full
+          continue
+        fi ;;
     esac
-    if [ "$attempt" -lt "$ATTEMPTS" ]; then
+    if [ "$attempt" -lt "$max_attempts" ]; then
       delay=$(( 5 << (attempt - 1) ))
       [ "$delay" -gt "$BACKOFF_CAP" ] && delay=$BACKOFF_CAP
       say "attempt $attempt failed: $kind; retrying in ${delay}s"
       kpy sleep "$delay"
     fi
   done
-  kpy rmtree "$STAGING"
-  kpy rmtree "$STAGING.tmp"
   return 1
 }
 
 # ---- main ----
 
 if ! start=$(kpy start); then
-  say "python3 does not run in this image; cannot install packages"
-  echo '{"v":1,"result":"failed","errorType":"unknown","error":"python3 does not run in this image."}' >"$KASPR_REPORT" 2>/dev/null
+  fallback_report
   [ "$ON_FAILURE" = allow ] && exit 0
   exit 1
 fi
@@ -199,29 +230,43 @@ set -- $start
 # 1. A published environment: the helper already linked it and wrote the report.
 [ "$1" = hit ] && exit 0
 KASPR_PYTAG=$1
-T0=$2
+KASPR_ABI=$2
+T0=$3
+# Logs and status files go to the per-pod volume, so they can still be written when the
+# packages volume is full.
+WORK="${KASPR_SITE_LINK%/*}/.kaspr-work"
+KASPR_WORK=$WORK
+export KASPR_PYTAG KASPR_ABI KASPR_WORK
+kpy rmtree "$WORK"
+mkdir -p "$WORK" 2>/dev/null
 case "${PACKAGES_HASH:-}" in
-  *[!0-9a-f]*|"") KASPR_KEY=invalid-hash; export KASPR_PYTAG KASPR_KEY; say "PACKAGES_HASH is missing or malformed"; fail_with unknown ;;
+  *[!0-9a-f]*|"") KASPR_KEY=invalid-hash; export KASPR_KEY; say "PACKAGES_HASH is missing or malformed"; fail_with unknown ;;
 esac
-KASPR_KEY="$PACKAGES_HASH-$KASPR_PYTAG"
-export KASPR_PYTAG KASPR_KEY
+KASPR_KEY="$PACKAGES_HASH-$KASPR_ABI"
+export KASPR_KEY
 ENV_DIR="$KASPR_ROOT/envs/$KASPR_KEY"
-MARKER="$ENV_DIR/.kaspr-env.json"
 
-
-if ! mkdir -p "$KASPR_ROOT/envs" "$KASPR_ROOT/.staging" "$KASPR_ROOT/.locks" "$KASPR_ROOT/.cache" "$KASPR_ROOT/.used"; then
-  say "cannot create the package directories under $KASPR_ROOT"
-  fail_with disk_full
+# A volume this user cannot write is `permission` (naming the path), never a wait or disk_full.
+if ! problem=$(kpy writable "$KASPR_ROOT" "$KASPR_ROOT/envs" "$KASPR_ROOT/.staging" \
+    "$KASPR_ROOT/.locks" "$KASPR_ROOT/.cache" "$KASPR_ROOT/.used"); then
+  say "the packages volume is not usable: $problem"
+  finish failed
+fi
+INDEX=
+if [ -n "${INDEX_URL:-}" ]; then
+  INDEX=$(kpy auth-url) || finish failed
 fi
 
 # 2-3. One installer per environment; whoever waited re-checks for a published one.
 acquire_lock || fail_with lock_timeout
-[ -f "$MARKER" ] && finish cached
+kpy published "$ENV_DIR" && finish cached
 
-# 4-6. Install into staging, publish with one rename, collect old environments.
+# 4-6. Make room if the volume is short, install into staging, publish with one rename,
+# collect old environments.
+kpy gc "$KASPR_ROOT" "$KASPR_KEY" "$KEEP_ENVS" "$STALE_AFTER" space || say "garbage collection failed; continuing"
 if install; then
   release_lock
-  kpy gc "$KASPR_ROOT" "$KASPR_KEY" "$KEEP_ENVS" "$STALE_AFTER" || say "garbage collection failed; continuing"
+  kpy gc "$KASPR_ROOT" "$KASPR_KEY" "$KEEP_ENVS" "$STALE_AFTER" keep || say "garbage collection failed; continuing"
   finish "$RESULT"
 fi
 finish failed

@@ -7,7 +7,22 @@ use std::process::Command;
 
 use support::*;
 
-const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/helper.py");
+/// The helper as the script embeds it: its three parts, in order.
+fn helper() -> &'static std::path::Path {
+    static FILE: std::sync::OnceLock<tempfile::NamedTempFile> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/");
+        let text: String = ["helper.py", "space.py", "main.py"]
+            .iter()
+            .map(|f| std::fs::read_to_string(format!("{dir}{f}")).expect("helper part"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), text).expect("write helper");
+        file
+    })
+    .path()
+}
 
 /// Classifies `log` (installer exit code `rc`) with `env` set, as the script would.
 fn classify(log: &str, rc: i32, env: &[(&str, &str)]) -> String {
@@ -22,7 +37,7 @@ fn classify_detailed(log: &str, rc: i32, env: &[(&str, &str)]) -> serde_json::Va
     let work = tempfile::tempdir().expect("temp dir");
     std::fs::write(work.path().join("install.log"), log).expect("log");
     let out = Command::new(venv().join("bin/python3"))
-        .arg(HELPER)
+        .arg(helper())
         .arg("classify")
         .arg(work.path())
         .arg(rc.to_string())

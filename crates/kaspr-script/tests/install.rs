@@ -119,8 +119,11 @@ fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
         Ok("1.0")
     );
 
-    // A third spec: keepEnvs 1 keeps the current env and the most recently used other one.
+    // A third spec, once the v1 and v2 pods are gone (the operator's live set lists only v3):
+    // keepEnvs 1 keeps the current env and the most recently used other one.
     let v3 = authed(&server, "[kaspr-other]", policy);
+    let v3_hash = kaspr_hash::packages_hash(&v3).expect("hash").to_string();
+    cache.set_live(&[&v3_hash]);
     let third = run_authed("dash", "app-2", v3, &cache);
     assert_eq!(
         third.report().result,
@@ -242,12 +245,12 @@ fn stale_lease_is_recovered_and_reported() {
         "installPolicy: {retries: 0, timeout: 10}\n",
     );
     let hash = kaspr_hash::packages_hash(&s).expect("hash").to_string();
-    let pytag = python_tag();
+    let abi = abi_tag();
     // A lease left by a pod that died: heartbeat an hour old (stale after timeout + 300 s).
     let lease = cache
         .root()
         .join(".locks")
-        .join(format!("{hash}-{pytag}.lease"));
+        .join(format!("{hash}-{abi}.lease"));
     std::fs::create_dir_all(&lease).expect("lease");
     std::fs::write(lease.join("owner"), "app-9 4242\n").expect("owner");
     std::fs::write(lease.join("heartbeat"), "").expect("heartbeat");
@@ -293,14 +296,6 @@ fn lease_mode_without_flock_serialises_pods() {
     assert!(outcomes.iter().all(|o| o.code == Some(0)));
 }
 
-fn python_tag() -> String {
-    let out = std::process::Command::new(venv().join("bin/python3"))
-        .args(["-c", "import sys; print('cp%d%d' % sys.version_info[:2])"])
-        .output()
-        .expect("python");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[test]
 fn wrong_password_is_authentication_without_retries() {
     let server = pypiserver();
@@ -328,9 +323,8 @@ fn wrong_password_is_authentication_without_retries() {
         assert!(
             r.error
                 .as_deref()
-                .unwrap_or_default()
-                .contains("Check credentials"),
-            "{:?}",
+                .is_some_and(|d| d.to_lowercase().starts_with("error")),
+            "the detail is the installer's own error line: {:?}",
             r.error
         );
         assert!(cache.envs().is_empty());
@@ -393,10 +387,9 @@ fn connection_refused_is_network_after_retries() {
     assert_eq!(r.attempts, 2, "retries: 1 means two attempts");
     assert_eq!(out.installer_calls, 2);
     assert!(
+        r.error.as_deref().is_some_and(|d| d.starts_with("error:")),
+        "the detail is the installer's own error line: {:?}",
         r.error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("Cannot reach package index")
     );
 }
 
@@ -635,8 +628,8 @@ fn trusted_hosts_reach_the_installer() {
         assert_eq!(out.code, Some(0), "{}", out.output);
         assert_eq!(
             out.installer_log.trim(),
-            format!("{installer} trusted=127.0.0.1 Pypi.Example.com:8443"),
-            "the installer's environment"
+            format!("{installer} trusted=127.0.0.1 Pypi.Example.com:8443 creds="),
+            "the installer's environment: trusted hosts, and no PYPI_USERNAME/PYPI_PASSWORD"
         );
     }
 }
@@ -712,7 +705,7 @@ fn a_lock_held_past_the_longest_legitimate_install_is_lock_timeout() {
     let hash = kaspr_hash::packages_hash(&s).expect("hash").to_string();
     let locks = cache.root().join(".locks");
     std::fs::create_dir_all(&locks).expect("locks dir");
-    let lock = locks.join(format!("{hash}-{}.lock", python_tag()));
+    let lock = locks.join(format!("{hash}-{}.lock", abi_tag()));
     // Its own process group and no inherited pipes, so that killing it leaves nothing behind.
     let mut holder = std::process::Command::new("flock");
     holder.arg(&lock).args(["sleep", "400"]);

@@ -22,7 +22,7 @@ pub struct PythonPackagesSpec {
     #[schemars(length(min = 1, max = limits::MAX_PACKAGES))]
     #[schemars(inner(length(min = 1, max = limits::MAX_REQUIREMENT_LEN), regex(pattern = patterns::REQUIREMENT)))]
     #[garde(
-        custom(|v: &Vec<String>, _: &()| checks::count_in(v, 1, limits::MAX_PACKAGES, "packages")),
+        custom(|v: &Vec<String>, _: &()| checks::package_list(v, &())),
         inner(custom(checks::requirement))
     )]
     pub packages: Vec<String>,
@@ -185,7 +185,7 @@ pub struct PackagesCache {
     /// Storage class of the PVC; the cluster default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
-    #[garde(skip)]
+    #[garde(inner(custom(checks::plain_text)))]
     pub storage_class: Option<String>,
     /// Size of the PVC, e.g. `1Gi`. It may grow, never shrink.
     #[serde(default = "defaults::cache_size")]
@@ -193,7 +193,7 @@ pub struct PackagesCache {
         {"rule": "quantity(self).compareTo(quantity(oldSelf)) >= 0",
          "message": "cache.size may grow but not shrink: a PVC cannot be made smaller"}
     ]))]
-    #[garde(skip)]
+    #[garde(custom(checks::plain_text))]
     pub size: String,
     /// Access mode of the PVC. `ReadWriteOnce` with more than one replica only works when all
     /// replicas land on one node.

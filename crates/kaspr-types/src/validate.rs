@@ -1,9 +1,10 @@
 //! Validation the API server cannot do: PEP 508 parsing, URL parsing, uniqueness after
-//! normalisation. The operator refuses to roll out a spec that fails here, and `render` prints
-//! the errors.
+//! normalisation, the size of the packages list, characters no user string may hold. The
+//! operator refuses to roll out a spec that fails here, and `render` prints the errors.
 //!
 //! Every error names the field path as a user writes it (`spec.pythonPackages.extraIndexUrls[1]`),
-//! the offending value (with any credential redacted) and what would be accepted.
+//! the offending value (with any URL userinfo replaced by `****`; never at all when it holds a
+//! control character) and what would be accepted.
 
 use std::fmt;
 
@@ -159,13 +160,24 @@ pub mod patterns {
     pub const QUANTITY: &str = r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
 }
 
-/// The garde custom validators. Each error message says what was wrong and what is accepted.
+/// Most bytes the `packages` list may take joined one per line (what the init container gets in
+/// its `PACKAGES` environment variable). Linux refuses to start a process with one environment
+/// string over 128 KiB (E2BIG); a quarter of that leaves room for everything else in the
+/// environment and still fits 200 ordinary requirements many times over.
+pub const MAX_PACKAGES_TEXT_BYTES: usize = 32 * 1024;
+
+/// The garde custom validators. Each error message says what was wrong and what is accepted, and
+/// shows the value only with any credential hidden.
 pub(crate) mod checks {
     use std::collections::HashSet;
     use std::net::Ipv6Addr;
     use std::str::FromStr;
 
+    use pep508_rs::{VerbatimUrl, VersionOrUrl};
     use url::Url;
+
+    use super::MAX_PACKAGES_TEXT_BYTES;
+    use crate::defaults::limits;
 
     type Result = garde::Result;
 
@@ -173,58 +185,163 @@ pub(crate) mod checks {
         Err(garde::Error::new(message))
     }
 
-    /// A value quoted for an error message, shortened so a huge value cannot flood a condition.
-    fn quoted(value: &str) -> String {
+    /// Text already redacted, quoted for an error message: `{:?}` escapes anything unprintable and
+    /// the length is capped so a huge value cannot flood a condition.
+    fn quoted(redacted: &str) -> String {
         const MAX: usize = 120;
-        let mut s: String = value.chars().take(MAX).collect();
-        if value.chars().count() > MAX {
+        let mut s: String = redacted.chars().take(MAX).collect();
+        if redacted.chars().count() > MAX {
             s.push('…');
         }
         format!("{s:?}")
     }
 
+    /// A URL, host, Secret name or key as shown in a message.
+    fn shown(value: &str) -> String {
+        quoted(&redact_authority(value))
+    }
+
+    /// A requirement as shown in a message.
+    fn shown_requirement(value: &str) -> String {
+        quoted(&redact_requirement(value))
+    }
+
+    /// The first character that must not appear in any user string, described for a message.
+    /// The install script splits its newline-separated inputs with Python's `splitlines`, which
+    /// also breaks at `\x0b`, `\x0c`, `\x1c`-`\x1e`, `\x85`, U+2028 and U+2029: such a character
+    /// would turn one checked requirement into two, the second never validated.
+    fn forbidden_char(value: &str) -> Option<String> {
+        let (i, c) = value
+            .chars()
+            .enumerate()
+            .find(|&(_, c)| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))?;
+        let kind = match c {
+            '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}'..='\u{1e}' | '\u{85}' => "a line break",
+            '\u{2028}' => "the Unicode line separator",
+            '\u{2029}' => "the Unicode paragraph separator",
+            _ => "the control character",
+        };
+        Some(format!(
+            "contains {kind} U+{:04X} at character {}",
+            u32::from(c),
+            i + 1
+        ))
+    }
+
+    /// Refuses control characters and line/paragraph separators. The value itself is not shown:
+    /// it holds an unprintable character by definition.
+    fn printable(value: &str) -> Result {
+        match forbidden_char(value) {
+            Some(found) => fail(format!(
+                "{found}; control characters and Unicode line or paragraph separators \
+                 (U+2028, U+2029) are not accepted: write the value on one line, one item per \
+                 list entry"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// For strings with no rule of their own (storage class, size).
+    pub fn plain_text<T: AsRef<str>>(value: &T, _: &()) -> Result {
+        printable(value.as_ref())
+    }
+
+    /// The whole `packages` list: its length, and its size as the init container receives it.
+    pub fn package_list(values: &[String], _: &()) -> Result {
+        count_in(values, 1, limits::MAX_PACKAGES, "packages")?;
+        let bytes = values.iter().map(String::len).sum::<usize>() + values.len().saturating_sub(1);
+        if bytes <= MAX_PACKAGES_TEXT_BYTES {
+            return Ok(());
+        }
+        fail(format!(
+            "the requirements take {bytes} bytes joined one per line, over the limit of \
+             {MAX_PACKAGES_TEXT_BYTES} bytes (32 KiB): the list reaches the install-packages init \
+             container in one environment variable, Linux bounds one at 128 KiB and a container \
+             over it cannot start (E2BIG); list fewer or shorter requirements, e.g. only your \
+             direct dependencies without pinned constraints of their dependencies, or publish a \
+             meta-package that depends on the rest on a private index (indexUrl)"
+        ))
+    }
+
     pub fn requirement<T: AsRef<str>>(value: &T, _: &()) -> Result {
         let value = value.as_ref();
+        printable(value)?;
         if value.trim().is_empty() {
             return fail(
                 "empty requirement; write a PEP 508 requirement such as \"requests==2.31.0\""
                     .into(),
             );
         }
-        if value.contains(['\n', '\r']) {
-            return fail(format!(
-                "{} spans several lines; list one requirement per item",
-                quoted(value)
-            ));
-        }
         if value.trim_start().starts_with('-') {
             return fail(format!(
                 "{} is an installer option, not a requirement; use indexUrl, extraIndexUrls or \
                  trustedHosts for index options (editable installs are not supported)",
-                quoted(value)
+                shown_requirement(value)
             ));
         }
-        match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(value) {
+        // pip expands `${VAR}` in requirement files from the installer's environment, which would
+        // let a requirement read (and send to any URL) what the installer can see. pep508_rs
+        // expands it too, from the operator's environment, so this check must come first.
+        if value.contains("${") {
+            return fail(format!(
+                "{} contains \"${{\", which pip expands from the installer's environment; write \
+                 the value literally (credentials for indexUrl belong in credentials.secretRef)",
+                shown_requirement(value)
+            ));
+        }
+        parsed_requirement(value)
+    }
+
+    fn parsed_requirement(value: &str) -> Result {
+        match pep508_rs::Requirement::<VerbatimUrl>::from_str(value) {
             Ok(req) => match &req.version_or_url {
-                Some(pep508_rs::VersionOrUrl::Url(url)) if has_userinfo(url) => fail(format!(
-                    "{} embeds credentials in its URL; serve it from indexUrl with credentials.secretRef instead",
-                    quoted(&redact_userinfo(value))
-                )),
+                Some(VersionOrUrl::Url(url)) => url_requirement(value, url),
                 _ => Ok(()),
             },
-            Err(e) => fail(format!(
-                "{} is not a PEP 508 requirement ({}); write e.g. \"requests==2.31.0\" or \"pandas>=2.0\"",
-                quoted(value),
-                first_line(&e.message.to_string())
-            )),
+            Err(e) => {
+                // The parser's message may repeat part of the URL; leave it out when that part
+                // had to be redacted.
+                let detail = if redact_requirement(value) == value {
+                    format!(" ({})", first_line(&e.message.to_string()))
+                } else {
+                    String::new()
+                };
+                fail(format!(
+                    "{} is not a PEP 508 requirement{detail}; write e.g. \"requests==2.31.0\" or \
+                     \"pandas>=2.0\"",
+                    shown_requirement(value)
+                ))
+            }
         }
+    }
+
+    fn url_requirement(value: &str, url: &VerbatimUrl) -> Result {
+        if has_userinfo(url) {
+            return fail(format!(
+                "{} embeds credentials in its URL; serve it from indexUrl with \
+                 credentials.secretRef instead",
+                shown_requirement(value)
+            ));
+        }
+        // pep508_rs ends a URL only at whitespace followed by `;`, `#` or the end, so in
+        // `pkg @ URL junk` it takes "URL junk" as the URL; pip refuses such a line.
+        if url.given().is_some_and(|g| g.contains(char::is_whitespace)) {
+            return fail(format!(
+                "{} has text after its URL; a URL requirement may be followed only by an \
+                 environment marker, e.g. \"pkg @ https://host/pkg-1.0-py3-none-any.whl ; \
+                 python_version >= '3.9'\"",
+                shown_requirement(value)
+            ));
+        }
+        Ok(())
     }
 
     pub fn index_url<T: AsRef<str>>(value: &T, _: &()) -> Result {
         let value = value.as_ref();
-        let shown = quoted(&redact_userinfo(value));
+        printable(value)?;
+        let shown = shown(value);
         let accepted = "write an http(s) URL such as \"https://pypi.example.com/simple\"";
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if value.contains(char::is_whitespace) {
             return fail(format!("{shown} contains whitespace; {accepted}"));
         }
         let url = match Url::parse(value) {
@@ -237,7 +354,7 @@ pub(crate) mod checks {
                 url.scheme()
             ));
         }
-        if !url.username().is_empty() || url.password().is_some() {
+        if has_userinfo(&url) {
             return fail(format!(
                 "{shown} embeds credentials; remove them from the URL and reference a Secret with \
                  spec.pythonPackages.credentials.secretRef"
@@ -261,11 +378,12 @@ pub(crate) mod checks {
 
     pub fn trusted_host<T: AsRef<str>>(value: &T, _: &()) -> Result {
         let value = value.as_ref();
+        printable(value)?;
         let bad = || {
             fail(format!(
                 "{} is not a host; write a hostname or IP address with an optional port, \
-                 e.g. \"pypi.example.com\" or \"10.0.0.5:8080\" (no scheme or path)",
-                quoted(value)
+                 e.g. \"pypi.example.com\" or \"10.0.0.5:8080\" (no scheme, path or user)",
+                shown(value)
             ))
         };
         let (host, port) = match value.strip_prefix('[') {
@@ -304,6 +422,7 @@ pub(crate) mod checks {
 
     pub fn dns1123_subdomain<T: AsRef<str>>(value: &T, _: &()) -> Result {
         let value = value.as_ref();
+        printable(value)?;
         let ok = !value.is_empty()
             && value.len() <= 253
             && value.split('.').all(|label| {
@@ -320,13 +439,14 @@ pub(crate) mod checks {
             fail(format!(
                 "{} is not a valid Secret name; use lowercase letters, digits, '-' and '.' \
                  (a DNS-1123 subdomain, at most 253 characters)",
-                quoted(value)
+                shown(value)
             ))
         }
     }
 
     pub fn secret_key<T: AsRef<str>>(value: &T, _: &()) -> Result {
         let value = value.as_ref();
+        printable(value)?;
         let ok = !value.is_empty()
             && value.len() <= 253
             && value
@@ -337,7 +457,7 @@ pub(crate) mod checks {
         } else {
             fail(format!(
                 "{} is not a valid Secret key; use letters, digits, '-', '_' and '.'",
-                quoted(value)
+                shown(value)
             ))
         }
     }
@@ -356,7 +476,7 @@ pub(crate) mod checks {
             if !seen.insert(v.as_ref().to_owned()) {
                 return fail(format!(
                     "{} is listed more than once; list each entry once",
-                    quoted(&redact_userinfo(v.as_ref()))
+                    shown(v.as_ref())
                 ));
             }
         }
@@ -390,17 +510,41 @@ pub(crate) mod checks {
         !url.username().is_empty() || url.password().is_some()
     }
 
-    /// Replaces `user:password@` in anything URL-like with `***@`, so an error message never
-    /// repeats a credential the user pasted by mistake.
-    pub fn redact_userinfo(value: &str) -> String {
-        let Some(scheme_end) = value.find("://") else {
-            return value.to_owned();
-        };
-        let rest = &value[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        match rest[..authority_end].rfind('@') {
-            Some(at) => format!("{}://***{}", &value[..scheme_end], &rest[at..]),
+    /// Hides everything from after `://` (or from the start, without a scheme) up to the last
+    /// `@` as `****@`. In index URLs, trusted hosts and Secret names an `@` has no other use, so
+    /// whatever precedes it may be a credential, even in text that does not parse as a URL (a
+    /// password holding `/` or a space, or no scheme). Hiding too much is harmless here.
+    pub fn redact_authority(value: &str) -> String {
+        let start = value.find("://").map_or(0, |i| i + 3);
+        match value[start..].rfind('@') {
+            Some(at) => format!("{}****{}", &value[..start], &value[start + at..]),
             None => value.to_owned(),
         }
+    }
+
+    /// Like [`redact_authority`], but in a requirement without a scheme the first `@` may be the
+    /// one between the name and the URL (`pkg @ user:pw@host/x.whl`), which is kept.
+    pub fn redact_requirement(value: &str) -> String {
+        if value.contains("://") {
+            return redact_authority(value);
+        }
+        match value.split_once('@') {
+            Some((name, rest)) if is_name_part(name) => {
+                let lead = rest.len() - rest.trim_start().len();
+                format!(
+                    "{name}@{}{}",
+                    &rest[..lead],
+                    redact_authority(&rest[lead..])
+                )
+            }
+            _ => redact_authority(value),
+        }
+    }
+
+    /// What may stand before the `@` of a URL requirement: a name with optional extras.
+    fn is_name_part(text: &str) -> bool {
+        text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '[' | ']' | ',' | ' ')
+        })
     }
 }

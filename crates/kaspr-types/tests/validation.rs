@@ -60,7 +60,7 @@ fn requirement_rules() {
     assert_rejected(&case("-e ."), p, &["installer option"]);
     assert_rejected(&case(""), p, &["empty requirement"]);
     assert_rejected(&case("   "), p, &["empty requirement"]);
-    assert_rejected(&case("requests\nflask"), p, &["several lines"]);
+    assert_rejected(&case("requests\nflask"), p, &["line break U+000A"]);
     assert_rejected(
         &case("requests==="),
         p,
@@ -125,7 +125,10 @@ fn index_url_rules() {
         errs.0[0].message.contains("credentials.secretRef"),
         "{errs}"
     );
-    assert!(errs.0[0].message.contains("***@pypi.example.com"), "{errs}");
+    assert!(
+        errs.0[0].message.contains("****@pypi.example.com"),
+        "{errs}"
+    );
     assert!(
         !errs.to_string().contains("hunter2") && !errs.to_string().contains("alice"),
         "{errs}"
@@ -330,4 +333,252 @@ fn unknown_spec_fields_are_kept_and_refused() {
     assert!(errs.0[0].message.contains("unknown field"));
     let back = serde_json::to_value(&spec).expect("serialises");
     assert_eq!(back["pythonPackage"]["a"], 1, "kept, not lost");
+}
+
+/// `n` valid, distinct requirements whose text joined with "\n" is exactly `total` bytes.
+fn requirements_of_bytes(n: usize, total: usize) -> Vec<String> {
+    let text = total - (n - 1);
+    (0..n)
+        .map(|i| {
+            let len = text / n + usize::from(i < text % n);
+            format!("pkg{i:03}{}", "x".repeat(len - 6))
+        })
+        .collect()
+}
+
+#[test]
+fn packages_text_is_limited_to_32_kib() {
+    let path = "spec.pythonPackages.packages";
+    let list = |total| format!("  packages: {:?}\n", requirements_of_bytes(40, total));
+    assert_eq!(requirements_of_bytes(40, 32_768).join("\n").len(), 32_768);
+    assert_valid(&list(32_768));
+    assert_rejected(
+        &list(32_769),
+        path,
+        &[
+            "32769 bytes",
+            "limit of 32768 bytes",
+            "128 KiB",
+            "E2BIG",
+            "meta-package",
+        ],
+    );
+    // The case from the issue: 200 long requirements, each within the per-item limit.
+    assert_rejected(&list(200_000), path, &["200000 bytes"]);
+}
+
+/// Every user string of pythonPackages, with the path its error must name, set to `value`.
+fn spec_with_string(field: &str, value: &str) -> (KasprAppSpec, &'static str) {
+    let mut spec = spec_with(
+        "  packages: [requests, flask]\n  indexUrl: https://pypi.example.com/simple\n  \
+         extraIndexUrls: [https://a.example/simple, https://b.example/simple]\n  \
+         trustedHosts: [a.example]\n  credentials: {secretRef: {name: creds}}\n  \
+         cache: {enabled: true, storageClass: fast}\n",
+    );
+    let pp = spec.python_packages.as_mut().expect("pythonPackages");
+    let secret = &mut pp.credentials.as_mut().expect("credentials").secret_ref;
+    let (slot, path) = match field {
+        "packages" => (&mut pp.packages[1], "spec.pythonPackages.packages[1]"),
+        "indexUrl" => (
+            pp.index_url.as_mut().expect("indexUrl"),
+            "spec.pythonPackages.indexUrl",
+        ),
+        "extraIndexUrls" => (
+            &mut pp.extra_index_urls[1],
+            "spec.pythonPackages.extraIndexUrls[1]",
+        ),
+        "trustedHosts" => (
+            &mut pp.trusted_hosts[0],
+            "spec.pythonPackages.trustedHosts[0]",
+        ),
+        "name" => (
+            &mut secret.name,
+            "spec.pythonPackages.credentials.secretRef.name",
+        ),
+        "usernameKey" => (
+            &mut secret.username_key,
+            "spec.pythonPackages.credentials.secretRef.usernameKey",
+        ),
+        "passwordKey" => (
+            &mut secret.password_key,
+            "spec.pythonPackages.credentials.secretRef.passwordKey",
+        ),
+        "storageClass" => (
+            pp.cache.storage_class.as_mut().expect("storageClass"),
+            "spec.pythonPackages.cache.storageClass",
+        ),
+        "size" => (&mut pp.cache.size, "spec.pythonPackages.cache.size"),
+        other => panic!("no field {other}"),
+    };
+    slot.push_str(value);
+    (spec, path)
+}
+
+#[test]
+fn control_characters_and_separators_are_refused_in_every_string() {
+    let fields = [
+        "packages",
+        "indexUrl",
+        "extraIndexUrls",
+        "trustedHosts",
+        "name",
+        "usernameKey",
+        "passwordKey",
+        "storageClass",
+        "size",
+    ];
+    let chars = [
+        ('\u{0}', "U+0000"),
+        ('\t', "U+0009"),
+        ('\n', "U+000A"),
+        ('\r', "U+000D"),
+        ('\u{b}', "U+000B"),
+        ('\u{1c}', "U+001C"),
+        ('\u{1f}', "U+001F"),
+        ('\u{7f}', "U+007F"),
+        ('\u{85}', "U+0085"),
+        ('\u{9f}', "U+009F"),
+        ('\u{2028}', "U+2028"),
+        ('\u{2029}', "U+2029"),
+    ];
+    for field in fields {
+        // Unchanged, the spec is valid: every error below comes from the character.
+        let (spec, _) = spec_with_string(field, "");
+        assert!(spec.check().is_ok(), "{field}: {:?}", spec.check());
+        for (c, escape) in chars {
+            // Placed where the issue saw it do harm: a second requirement after the separator.
+            let (spec, path) = spec_with_string(field, &format!("{c}evil==1.0"));
+            let errs = spec.check().expect_err(escape);
+            assert_eq!(errs.0.len(), 1, "{field} {escape}: {errs}");
+            assert_eq!(errs.0[0].path, path, "{errs}");
+            let text = errs.to_string();
+            assert!(text.contains(escape), "{field}: {text}");
+            assert!(!text.contains(c), "raw character printed: {text:?}");
+            assert!(!text.contains("evil"), "value printed: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn dollar_brace_is_refused_in_requirements() {
+    let p = "spec.pythonPackages.packages[1]";
+    let case = |bad: &str| format!("  packages: [\"ok\", {bad:?}]\n");
+    for bad in [
+        "pkg @ https://files.example.com/${PYPI_PASSWORD}/pkg-1.0-py3-none-any.whl",
+        "requests==${VERSION}",
+        "requests; python_version > \"${X}\"",
+        "pkg @ https://files.example.com/${x",
+    ] {
+        assert_rejected(&case(bad), p, &["\"${\"", "installer's environment"]);
+    }
+    // A lone `$` is no expansion and stays valid where PEP 508 allows it.
+    assert_valid(&case(
+        "pkg @ https://files.example.com/$pkg-1.0-py3-none-any.whl",
+    ));
+}
+
+#[test]
+fn text_after_a_url_requirement_is_refused() {
+    let p = "spec.pythonPackages.packages[1]";
+    let case = |req: &str| format!("  packages: [\"ok\", {req:?}]\n");
+    let url = "pkg @ https://files.example.com/pkg-1.0-py3-none-any.whl";
+    assert_valid(&case(url));
+    assert_valid(&case(&format!("{url} ; python_version >= '3.8'")));
+    assert_valid(&case(&format!("{url}  ")));
+    for tail in [
+        " junk",
+        " junk ; python_version >= '3.8'",
+        " --hash=sha256:ab",
+    ] {
+        assert_rejected(&case(&format!("{url}{tail}")), p, &["text after its URL"]);
+    }
+    assert_rejected(&case(&format!("{url} # note")), p, &["not a PEP 508"]);
+}
+
+/// A YAML scalar holding `s` exactly: JSON string escapes are valid YAML.
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|e| panic!("a string serialises: {e}"))
+}
+
+#[test]
+fn credentials_never_appear_in_errors() {
+    let reqs = [
+        "pkg @ https://user:secret@files.example.com/pkg.whl",
+        "pkg @ https://secret@files.example.com/pkg.whl",
+        "pkg@https://secret:secret@files.example.com/pkg.whl",
+        "pkg @ https://user:secret@files.example.com/pkg.whl junk",
+        "pkg @ https://user:secret@files.example.com:99999/pkg.whl",
+        "pkg @ https://user:secret@files.example.com/${X}.whl",
+        "pkg @ https://user:secret@files.example.com/pkg.whl\u{1c}x",
+        "pkg @ user:secret@files.example.com/pkg.whl",
+        "pkg @ https://user:pa ss secret@files.example.com/pkg.whl",
+        "-e git+https://user:secret@git.example.com/repo",
+    ];
+    let urls = [
+        "https://user:secret@pypi.example.com/simple",
+        "https://secret@pypi.example.com/simple",
+        "https://user:secret@pypi.example.com:99999/simple",
+        "https://user:secret@pypi.example.com/sim ple",
+        "https://user:secret@/simple",
+        "https://user:secret@pypi.example.com/simple#frag",
+        "ftp://user:secret@pypi.example.com/simple",
+        "user:secret@pypi.example.com/simple",
+        "secret@pypi.example.com/simple",
+        "https://user:se/secret@pypi.example.com/simple",
+    ];
+    let hosts = [
+        "user:secret@pypi.example.com",
+        "secret@pypi.example.com",
+        "https://user:secret@pypi.example.com",
+        "secret@pypi.example.com:8080",
+    ];
+    let mut cases: Vec<(String, &str)> = Vec::new();
+    for r in reqs {
+        cases.push((
+            format!("  packages: [ok, {}]\n", yaml_str(r)),
+            "spec.pythonPackages.packages[1]",
+        ));
+    }
+    for u in urls {
+        let base = "  packages: [ok]\n";
+        cases.push((
+            format!("{base}  indexUrl: {}\n", yaml_str(u)),
+            "spec.pythonPackages.indexUrl",
+        ));
+        cases.push((
+            format!(
+                "{base}  extraIndexUrls: [https://a.example/simple, {}]\n",
+                yaml_str(u)
+            ),
+            "spec.pythonPackages.extraIndexUrls[1]",
+        ));
+        cases.push((
+            format!("{base}  extraIndexUrls: [{0}, {0}]\n", yaml_str(u)),
+            "spec.pythonPackages.extraIndexUrls",
+        ));
+    }
+    for h in hosts {
+        let base = "  packages: [ok]\n";
+        cases.push((
+            format!("{base}  trustedHosts: [{}]\n", yaml_str(h)),
+            "spec.pythonPackages.trustedHosts[0]",
+        ));
+        cases.push((
+            format!("{base}  trustedHosts: [{0}, {0}]\n", yaml_str(h)),
+            "spec.pythonPackages.trustedHosts",
+        ));
+    }
+    for (yaml, path) in cases {
+        let errs = errors(&yaml);
+        assert!(
+            !errs.at(path).is_empty(),
+            "no error at {path}: {errs}\n{yaml}"
+        );
+        // `credentials.secretRef` is the one place the word may appear: it names a field.
+        let text = errs.to_string().replace("secretRef", "");
+        assert!(
+            !text.contains("secret"),
+            "credential leaked: {text}\n{yaml}"
+        );
+    }
 }

@@ -1,20 +1,25 @@
-//! The `build` stage: pure functions from a validated KasprApp (and the observed packages PVC,
-//! whose size may only grow) to every child object. No client; same input, same output.
+//! The `build` stage: pure functions from a validated KasprApp and what already exists (the
+//! packages PVC, whose size may only grow, and the app's pods, whose packages hashes make the live
+//! set) to every child object. No client; same input, same output.
 
 mod config;
+mod live;
 mod packages;
 mod pvc;
 mod services;
 mod statefulset;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kaspr_types::KasprApp;
 use kube::{Resource, ResourceExt};
 
 pub use config::{DEFAULT_IMAGE, image};
-pub use packages::{ENV_MOUNT, PACKAGES_MOUNT, SITE_LINK, script_paths};
+pub use live::live_hashes;
+pub use packages::{
+    ENV_MOUNT, ENVS_MOUNT, LIVE_HASHES_KEY, LIVE_MOUNT, PACKAGES_MOUNT, SITE_LINK, script_paths,
+};
 pub use pvc::quantity_bytes;
 
 use crate::error::Error;
@@ -31,13 +36,22 @@ pub struct Desired {
     pub api_service: Service,
     pub statefulset: StatefulSet,
     pub packages_pvc: Option<PersistentVolumeClaim>,
+    /// The live-set ConfigMap (with pythonPackages, cache on or off).
+    pub live_set: Option<ConfigMap>,
+}
+
+/// What already exists in the cluster and shapes the desired objects. `Existing::default()` is
+/// a cluster without any of it (as `render` sees it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Existing<'a> {
+    /// The packages PVC, whose size is never shrunk.
+    pub packages_pvc: Option<&'a PersistentVolumeClaim>,
+    /// Every pod of the app: their packages hashes stay in the live set while they exist.
+    pub pods: &'a [Pod],
 }
 
 /// Builds every child of a validated app (call `KasprAppSpec::check` first).
-pub fn build(
-    app: &KasprApp,
-    existing_pvc: Option<&PersistentVolumeClaim>,
-) -> Result<Desired, Error> {
+pub fn build(app: &KasprApp, existing: &Existing<'_>) -> Result<Desired, Error> {
     let packages = match &app.spec.python_packages {
         Some(spec) => {
             let hash = kaspr_hash::packages_hash(spec)?;
@@ -62,7 +76,10 @@ pub fn build(
         packages_pvc: packages
             .as_ref()
             .filter(|(spec, _, _)| spec.cache.enabled)
-            .map(|(spec, _, _)| pvc::packages_pvc(app, spec, existing_pvc)),
+            .map(|(spec, _, _)| pvc::packages_pvc(app, spec, existing.packages_pvc)),
+        live_set: packages
+            .as_ref()
+            .map(|(_, hash, _)| live::live_set_config_map(app, hash, existing.pods)),
         config_map,
         statefulset,
     })
@@ -109,6 +126,9 @@ impl Desired {
         ];
         if let Some(pvc) = &self.packages_pvc {
             out.push(typed(pvc));
+        }
+        if let Some(live) = &self.live_set {
+            out.push(typed(live));
         }
         out.push(typed(&self.statefulset));
         out

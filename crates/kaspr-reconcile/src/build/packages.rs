@@ -1,9 +1,10 @@
-//! What `spec.pythonPackages` adds to the pod: the init container, two volumes, the mounts and
-//! the main container's PYTHONPATH. Without pythonPackages none of it exists.
+//! What `spec.pythonPackages` adds to the pod: the init container, three volumes (packages,
+//! per-pod env, live set), the mounts and the main container's PYTHONPATH. Without
+//! pythonPackages none of it exists.
 
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource,
-    SecretKeySelector, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    PersistentVolumeClaimVolumeSource, SecretKeySelector, Volume, VolumeMount,
 };
 use kaspr_script::{EnvSource, InstallScript, Paths, ScriptEnv};
 use kaspr_types::{ContainerTemplate, KasprApp, PythonPackagesSpec};
@@ -16,6 +17,12 @@ pub const PACKAGES_VOLUME: &str = "python-packages";
 pub const ENV_VOLUME: &str = "python-env";
 pub const PACKAGES_MOUNT: &str = "/packages";
 pub const ENV_MOUNT: &str = "/python-env";
+/// The only part of the packages volume the main container sees: the published envs (no
+/// installer caches, locks or staging dirs).
+pub const ENVS_SUBPATH: &str = "envs";
+/// Where the main container mounts it: the same path as in the init container, so the site link
+/// resolves in both.
+pub const ENVS_MOUNT: &str = "/packages/envs";
 /// ConfigMap volume with the live set, read by the init container's garbage collection.
 pub const LIVE_VOLUME: &str = "python-packages-live";
 pub const LIVE_MOUNT: &str = "/python-packages-live";
@@ -47,7 +54,21 @@ pub fn volumes(app: &KasprApp, spec: &PythonPackagesSpec) -> Vec<Volume> {
     } else {
         empty_dir(PACKAGES_VOLUME)
     };
-    vec![packages, empty_dir(ENV_VOLUME)]
+    vec![packages, empty_dir(ENV_VOLUME), live_volume(app)]
+}
+
+/// The live-set ConfigMap as a volume. Optional: while the ConfigMap is missing the file is
+/// missing, and the script's garbage collection then removes no env at all.
+fn live_volume(app: &KasprApp) -> Volume {
+    Volume {
+        name: LIVE_VOLUME.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: names::live_set(app),
+            optional: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 fn empty_dir(name: &str) -> Volume {
@@ -67,12 +88,14 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-/// The main container's mounts: the cache read-only (Python can never write into a shared env).
+/// The main container's mounts: only `envs/` of the packages volume, read-only (Python can never
+/// write into a shared env, and nothing an installer left beside the envs is readable).
 pub fn main_mounts() -> Vec<VolumeMount> {
-    vec![
-        mount(PACKAGES_VOLUME, PACKAGES_MOUNT, true),
-        mount(ENV_VOLUME, ENV_MOUNT, true),
-    ]
+    let envs = VolumeMount {
+        sub_path: Some(ENVS_SUBPATH.to_owned()),
+        ..mount(PACKAGES_VOLUME, ENVS_MOUNT, true)
+    };
+    vec![envs, mount(ENV_VOLUME, ENV_MOUNT, true)]
 }
 
 /// `PYTHONPATH` for the main container: the site link first, then whatever the user set.
@@ -108,6 +131,7 @@ pub fn init_container(
     let mut mounts = vec![
         mount(PACKAGES_VOLUME, PACKAGES_MOUNT, false),
         mount(ENV_VOLUME, ENV_MOUNT, false),
+        mount(LIVE_VOLUME, LIVE_MOUNT, true),
     ];
     mounts.extend(
         template
@@ -157,5 +181,20 @@ fn to_env_var(var: &ScriptEnv) -> EnvVar {
             value_from: super::field_ref("metadata.name"),
             ..Default::default()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_main_container_sees_envs_where_the_script_publishes_them() {
+        assert_eq!(ENVS_MOUNT, format!("{PACKAGES_MOUNT}/{ENVS_SUBPATH}"));
+        assert_eq!(script_paths().root, PACKAGES_MOUNT);
+        assert_eq!(
+            script_paths().live_hashes,
+            format!("{LIVE_MOUNT}/{LIVE_HASHES_KEY}")
+        );
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -269,9 +270,17 @@ pub struct Run {
     pub shell: &'static str,
     pub pod: String,
     pub spec: PythonPackagesSpec,
-    pub secret: HashMap<String, String>,
+    pub secret: HashMap<String, OsString>,
     /// Leave flock off the PATH (forces the lease).
     pub without_flock: bool,
+    /// The python3 the pod's image has (default: the test venv's).
+    pub python: Option<PathBuf>,
+    /// An image whose python3 does not run.
+    pub python_broken: bool,
+    /// Run as this uid and gid (as an image's non-root user), instead of the test's user.
+    pub user: Option<u32>,
+    /// After the installer succeeds, fill the packages volume (another pod writing to it).
+    pub fill_volume_after_install: bool,
 }
 
 impl Run {
@@ -282,12 +291,27 @@ impl Run {
             spec,
             secret: HashMap::new(),
             without_flock: false,
+            python: None,
+            python_broken: false,
+            user: None,
+            fill_volume_after_install: false,
         }
     }
 
     pub fn with_credentials(mut self, user: &str, password: &str) -> Self {
         self.secret.insert("username".into(), user.into());
         self.secret.insert("password".into(), password.into());
+        self
+    }
+
+    /// A password of raw bytes, as a Secret may hold (not necessarily UTF-8).
+    pub fn with_raw_password(mut self, user: &str, password: &[u8]) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        self.secret.insert("username".into(), user.into());
+        self.secret.insert(
+            "password".into(),
+            std::ffi::OsStr::from_bytes(password).to_owned(),
+        );
         self
     }
 }
@@ -334,21 +358,13 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
     let bin = pod_dir.join("bin");
     std::fs::create_dir_all(&bin).expect("pod dir");
     let calls = pod_dir.join("installer-calls");
-    let venv = venv();
-    write_exec(
-        &bin.join("python3"),
-        &format!(
-            "#!/bin/sh\n[ \"${{1:-}}\" = -m ] && [ \"${{2:-}}\" = pip ] && echo \"pip trusted=${{PIP_TRUSTED_HOST:-}}\" >>{calls}\nexec {py} \"$@\"\n",
-            calls = shlex::try_quote(&calls.to_string_lossy()).expect("quotable"),
-            py = venv.join("bin/python3").display()
-        ),
-    );
+    write_exec(&bin.join("python3"), &python_shim(run, cache, &calls));
     write_exec(
         &bin.join("uv"),
         &format!(
-            "#!/bin/sh\necho \"uv trusted=${{UV_INSECURE_HOST:-}}\" >>{calls}\nexec {uv} \"$@\"\n",
-            calls = shlex::try_quote(&calls.to_string_lossy()).expect("quotable"),
-            uv = venv.join("bin/uv").display()
+            "#!/bin/sh\necho \"uv trusted=${{UV_INSECURE_HOST:-}} creds=${{PYPI_USERNAME:+set}}${{PYPI_PASSWORD:+set}}\" >>{calls}\nexec {uv} \"$@\"\n",
+            calls = quote(&calls),
+            uv = venv().join("bin/uv").display()
         ),
     );
     let mut tools = vec!["timeout", "mv", "mkdir", "date", "stat"];
@@ -378,13 +394,17 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
     cmd.env_clear().env("PATH", &bin).env("HOME", &pod_dir);
     for var in &rendered.env {
         let value = match &var.source {
-            EnvSource::Value(v) => v.clone(),
-            EnvSource::PodName => run.pod.clone(),
+            EnvSource::Value(v) => OsString::from(v),
+            EnvSource::PodName => OsString::from(&run.pod),
             EnvSource::SecretKey { key, .. } => run.secret.get(key).cloned().unwrap_or_default(),
         };
         cmd.env(var.name, value);
     }
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    if let Some(id) = run.user {
+        std::os::unix::process::CommandExt::uid(&mut cmd, id);
+        std::os::unix::process::CommandExt::gid(&mut cmd, id);
+    }
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -456,6 +476,41 @@ pub fn run_authed(
     )
 }
 
+fn quote(path: &Path) -> String {
+    shlex::try_quote(&path.to_string_lossy())
+        .expect("quotable")
+        .into_owned()
+}
+
+/// The image's python3: counts installer runs (`-m pip`) with the settings they got, and can
+/// stand for a broken python3 or for another pod filling the volume once pip is done.
+fn python_shim(run: &Run, cache: &Cache, calls: &Path) -> String {
+    if run.python_broken {
+        return "#!/bin/sh\necho 'python3: cannot execute' >&2\nexit 127\n".to_owned();
+    }
+    let python = run
+        .python
+        .clone()
+        .unwrap_or_else(|| venv().join("bin/python3"));
+    // Only the fill needs pip as a child; otherwise pip replaces the shim, as in a real image.
+    let run_pip = if run.fill_volume_after_install {
+        format!(
+            "{py} \"$@\" || exit $?\n/usr/bin/dd if=/dev/zero of={filler} bs=64k 2>/dev/null\nexit 0\n",
+            py = quote(&python),
+            filler = quote(&cache.root().join("filler"))
+        )
+    } else {
+        format!("exec {} \"$@\"\n", quote(&python))
+    };
+    format!(
+        "#!/bin/sh\nif [ \"${{1:-}}\" = -m ] && [ \"${{2:-}}\" = pip ]; then\n\
+         echo \"pip trusted=${{PIP_TRUSTED_HOST:-}} creds=${{PYPI_USERNAME:+set}}${{PYPI_PASSWORD:+set}}\" >>{calls}\n\
+         {run_pip}fi\nexec {py} \"$@\"\n",
+        calls = quote(calls),
+        py = quote(&python),
+    )
+}
+
 fn write_exec(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).expect("write shim");
@@ -484,4 +539,23 @@ pub fn import_version(site: &Path, module: &str) -> Result<String, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// The abi tag the venv's python3 reports (the env key's second half), computed here
+/// independently of the helper.
+pub fn abi_tag() -> String {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('SOABI'))",
+        ])
+        .output()
+        .expect("python");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `<hash>-<abi tag>`: the name of the env a spec installs to.
+pub fn env_key(spec: &PythonPackagesSpec) -> String {
+    let hash = kaspr_hash::packages_hash(spec).expect("hash");
+    format!("{hash}-{}", abi_tag())
 }
