@@ -68,14 +68,6 @@ fn cold_install_then_hit_without_installer() {
     }
 }
 
-/// A spec whose index is the authenticated pypiserver, with `extra` YAML lines appended.
-fn authed(server: &Server, packages: &str, extra: &str) -> kaspr_types::PythonPackagesSpec {
-    spec(&format!(
-        "packages: {packages}\nindexUrl: {url}\ncredentials: {{secretRef: {{name: pypi}}}}\n{extra}",
-        url = server.url
-    ))
-}
-
 #[test]
 fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
     let server = pypiserver();
@@ -417,21 +409,9 @@ fn silent_index_times_out_within_the_timeout() {
 #[test]
 fn full_filesystem_is_disk_full() {
     let server = pypiserver();
-    let cache = Cache::new();
-    let root = cache.root();
-    std::fs::create_dir_all(&root).expect("root");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
-        .arg(&root)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        mounted,
-        "mounting a 3 MiB tmpfs failed: this test needs root (CI runs as root) to make a full filesystem"
-    );
+    let cache = Cache::on_tmpfs(3);
     let s = authed(&server, "[kaspr-big]", "installPolicy: {retries: 0}\n");
     let out = run_authed("dash", "app-0", s, &cache);
-    let _ = std::process::Command::new("umount").arg(&root).status();
     assert_eq!(
         out.report().error_type,
         Some(kaspr_types::InstallErrorType::DiskFull),

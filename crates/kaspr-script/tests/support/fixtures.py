@@ -4,6 +4,10 @@
   fixtures.py htpasswd FILE         write FILE for user $HT_USER with password $HT_PASSWORD
   fixtures.py index DIR PORT LOG    a PEP 503 index on 127.0.0.2 that logs each request's
                                     Authorization header to LOG
+  fixtures.py private DIR PORT LOG  like index, on 127.0.0.1, requiring Basic auth for user
+                                    $IDX_USER / password $IDX_PASSWORD, with cacheable answers
+                                    that vary on Authorization (what pip's HTTP cache stores)
+  fixtures.py redirect PORT URL     answers every request with a 302 to URL
   fixtures.py hang PORT             accepts connections and never answers
 """
 import base64
@@ -55,15 +59,25 @@ def build_wheels(out):
     big["kaspr_big/blob.bin"] = os.urandom(6 * 1024 * 1024)
     wheel(main, "kaspr-big", "1.0", big)
     wheel(extra, "kaspr-extra-only", "1.0", module("kaspr_extra_only", "1.0"))
+    # On both indexes at different versions: which one an installer takes shows its search order.
+    wheel(main, "kaspr-shared", "1.0", module("kaspr_shared", "1.0"))
+    wheel(extra, "kaspr-shared", "2.0", module("kaspr_shared", "2.0"))
 
 
 class Index(http.server.BaseHTTPRequestHandler):
     root = ""
     log = ""
+    token = None
 
     def do_GET(self):
         with open(self.log, "a") as f:
             f.write("%s %s\n" % (self.path, self.headers.get("Authorization", "-")))
+        if self.token and self.headers.get("Authorization") != "Basic " + self.token:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", "Basic realm=kaspr")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         parts = [p for p in self.path.split("?")[0].split("/") if p]
         if len(parts) == 2 and parts[0] == "simple":
             links = ""
@@ -83,9 +97,16 @@ class Index(http.server.BaseHTTPRequestHandler):
     def reply(self, code, body, kind):
         self.send_response(code)
         self.send_header("Content-Type", kind)
+        if self.token:
+            self.send_header("Cache-Control", "max-age=3600")
+            self.send_header("Vary", "Authorization")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    # uv asks for a wheel's size before it downloads it.
+    do_HEAD = do_GET
 
     def log_message(self, *args):
         pass
@@ -94,6 +115,31 @@ class Index(http.server.BaseHTTPRequestHandler):
 def serve_index(root, port, log):
     Index.root, Index.log = root, log
     http.server.ThreadingHTTPServer(("127.0.0.2", int(port)), Index).serve_forever()
+
+
+def serve_private(root, port, log):
+    user, password = os.environ["IDX_USER"], os.environ["IDX_PASSWORD"]
+    Index.root, Index.log = root, log
+    Index.token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Index).serve_forever()
+
+
+class Redirect(http.server.BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("Location", self.target + self.path.split("/simple/", 1)[-1])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def redirect(port, target):
+    Redirect.target = target
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Redirect).serve_forever()
 
 
 def hang(port):
@@ -116,4 +162,5 @@ def htpasswd(path):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"wheels": build_wheels, "index": serve_index, "hang": hang, "htpasswd": htpasswd}[command](*args)
+    {"wheels": build_wheels, "index": serve_index, "private": serve_private, "redirect": redirect,
+     "hang": hang, "htpasswd": htpasswd}[command](*args)

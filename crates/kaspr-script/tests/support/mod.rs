@@ -194,6 +194,51 @@ pub fn extra_index() -> Server {
     .wait_ready("127.0.0.2", port)
 }
 
+/// An index on 127.0.0.1 serving `wheels()/main` that needs USER/PASSWORD and answers with
+/// `Cache-Control: max-age` and `Vary: Authorization`, so pip's HTTP cache stores the header.
+pub fn private_index() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let log = dir.path().join("access.log");
+    let child = Command::new(python())
+        .arg(fixtures_py())
+        .arg("private")
+        .arg(wheels().join("main"))
+        .arg(port.to_string())
+        .arg(&log)
+        .env("IDX_USER", USER)
+        .env("IDX_PASSWORD", PASSWORD)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the private index");
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}/simple/"),
+        log,
+        _dir: dir,
+    }
+    .wait_ready("127.0.0.1", port)
+}
+
+/// Answers everything with a redirect to `target` (another host).
+pub fn redirector(target: &str) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let child = Command::new(python())
+        .arg(fixtures_py())
+        .args(["redirect", &port.to_string(), target])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the redirector");
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}/simple/"),
+        log: dir.path().join("none"),
+        _dir: dir,
+    }
+    .wait_ready("127.0.0.1", port)
+}
+
 /// Accepts connections and never answers.
 pub fn hanging_index() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -213,6 +258,19 @@ pub fn hanging_index() -> Server {
     .wait_ready("127.0.0.1", port)
 }
 
+/// A spec whose index is the authenticated `pypiserver()`, with `extra` YAML lines appended.
+pub fn authed(server: &Server, packages: &str, extra: &str) -> PythonPackagesSpec {
+    spec(&format!(
+        "packages: {packages}\nindexUrl: {url}\ncredentials: {{secretRef: {{name: pypi}}}}\n{extra}",
+        url = server.url
+    ))
+}
+
+/// The packages hash of a spec, as the operator puts it in the live set.
+pub fn hash_of(spec: &PythonPackagesSpec) -> String {
+    kaspr_hash::packages_hash(spec).expect("hash").to_string()
+}
+
 /// A spec from YAML.
 pub fn spec(yaml: &str) -> PythonPackagesSpec {
     let spec: PythonPackagesSpec =
@@ -223,13 +281,65 @@ pub fn spec(yaml: &str) -> PythonPackagesSpec {
 /// A packages root standing for the PVC, shared by the runs of one test.
 pub struct Cache {
     pub dir: tempfile::TempDir,
+    /// The root is a tmpfs of its own (unmounted on drop).
+    mounted: bool,
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(self.root()).status();
+        }
+    }
 }
 
 impl Cache {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            mounted: false,
         }
+    }
+
+    /// A root on a tmpfs of `mib` MiB: a small volume that really fills up.
+    pub fn on_tmpfs(mib: u32) -> Self {
+        let mut cache = Self::new();
+        std::fs::create_dir_all(cache.root()).expect("root");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(cache.root())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            mounted,
+            "mounting a {mib} MiB tmpfs failed: this test needs root (CI runs as root) to make a small volume"
+        );
+        cache.mounted = true;
+        cache
+    }
+
+    /// Grows (or shrinks) the tmpfs, as growing the PVC would.
+    pub fn resize(&self, mib: u32) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={mib}m")])
+            .arg(self.root())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remounting the tmpfs at {mib} MiB failed");
+    }
+
+    /// Bytes in use on the root's filesystem.
+    pub fn used_bytes(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["-B1", "--output=used"])
+            .arg(self.root())
+            .output()
+            .expect("df");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("df prints the used bytes")
     }
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("packages")
@@ -357,6 +467,13 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
     let pod_dir = cache.dir.path().join(format!("pod-{}", run.pod));
     let bin = pod_dir.join("bin");
     std::fs::create_dir_all(&bin).expect("pod dir");
+    if let Some(id) = run.user {
+        // The pod's own emptyDir is writable by the image's user; the test dir must be passable.
+        std::os::unix::fs::chown(&pod_dir, Some(id), Some(id)).expect("chown pod dir");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(cache.dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod cache dir");
+    }
     let calls = pod_dir.join("installer-calls");
     write_exec(&bin.join("python3"), &python_shim(run, cache, &calls));
     write_exec(
