@@ -82,7 +82,8 @@ pub struct InstallReport {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub error_type: Option<InstallErrorType>,
-    /// One actionable line plus the installer's last error line, credentials redacted.
+    /// One detail line (the installer's last error line, or what the script saw), credentials
+    /// redacted. The message for the type is `InstallErrorType::message`, on the Rust side.
     #[serde(default)]
     pub error: Option<String>,
     #[serde(default)]

@@ -147,10 +147,13 @@ fn user_path(garde_path: &str) -> String {
 
 /// Regular expressions written into the CRD schema (RE2 syntax, checked by the API server).
 pub mod patterns {
-    /// Starts like a PEP 508 name (so no `-e` or `--index-url`), one line.
-    pub const REQUIREMENT: &str = r"^[A-Za-z0-9][^\r\n]*$";
-    /// http(s), a host without `user:password@`, no whitespace, no fragment.
-    pub const INDEX_URL: &str = r"^https?://[^/?#@\s]+([/?][^#\s]*)?$";
+    /// Starts like a PEP 508 name (so no `-e` or `--index-url`), one line: no control character
+    /// (`\p{Cc}`: any of them would split or bend the one-a-line list the script reads) and no
+    /// Unicode line or paragraph separator.
+    pub const REQUIREMENT: &str = r"^[A-Za-z0-9][^\p{Cc}\x{2028}\x{2029}]*$";
+    /// http(s), a host without `user:password@`, no whitespace or control character, no fragment.
+    pub const INDEX_URL: &str =
+        r"^https?://[^/?#@\s\p{Cc}\x{2028}\x{2029}]+([/?][^#\s\p{Cc}\x{2028}\x{2029}]*)?$";
     /// A hostname, IPv4 address or bracketed IPv6 address, with an optional port.
     pub const TRUSTED_HOST: &str = r"^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$";
     pub const DNS1123_SUBDOMAIN: &str =

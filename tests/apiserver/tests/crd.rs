@@ -163,6 +163,24 @@ async fn malformed_apps_are_rejected_with_a_field_path() {
             json!({"packages": ["a"], "installer": "conda"}),
             "spec.pythonPackages.installer",
         ),
+        // Control characters and Unicode separators would split the one-a-line list the
+        // script reads into a second, unvalidated requirement.
+        (
+            json!({"packages": ["a\u{1c}b"]}),
+            "spec.pythonPackages.packages[0]",
+        ),
+        (
+            json!({"packages": ["ok", "a\u{2028}--index-url=http://x"]}),
+            "spec.pythonPackages.packages[1]",
+        ),
+        (
+            json!({"packages": ["a\u{0b}b"]}),
+            "spec.pythonPackages.packages[0]",
+        ),
+        (
+            json!({"packages": ["a"], "indexUrl": "https://i.example/\u{85}x"}),
+            "spec.pythonPackages.indexUrl",
+        ),
     ];
     for (n, (pp, path)) in cases.into_iter().enumerate() {
         let err = apply(&api, app(&format!("bad-{n}"), pp.clone()))
