@@ -232,3 +232,86 @@ fn an_image_without_a_working_python3_still_leaves_a_valid_report() {
         );
     }
 }
+
+/// The syscalls of one process (strace -f prefixes each line with its pid).
+fn calls_of<'a>(trace: &'a str, pid: &str) -> Vec<&'a str> {
+    trace
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(pid))
+        .collect()
+}
+
+/// In the process that wrote `path` through a temporary file: the fd it opened is fsynced
+/// before the rename onto `path`.
+fn synced_before_rename(trace: &str, path: &str) -> bool {
+    let renamed = format!("\", \"{path}\"");
+    let Some(rename) = trace
+        .lines()
+        .find(|l| l.contains("rename") && l.contains(&renamed))
+    else {
+        return false;
+    };
+    let pid = rename.split_whitespace().next().unwrap_or_default();
+    let calls = calls_of(trace, pid);
+    let tmp = format!("{path}.tmp.");
+    let opened = calls
+        .iter()
+        .position(|l| l.contains("openat(") && l.contains(&tmp));
+    let renamed_at = calls.iter().position(|l| *l == rename);
+    let (Some(open), Some(end)) = (opened, renamed_at) else {
+        return false;
+    };
+    let fd = calls[open].rsplit("= ").next().unwrap_or_default().trim();
+    calls[open..end]
+        .iter()
+        .any(|l| l.contains(&format!("fsync({fd})")) || l.contains(&format!("fdatasync({fd})")))
+}
+
+#[test]
+fn the_marker_and_the_report_reach_the_disk_before_they_count() {
+    let server = pypiserver();
+    let cache = Cache::new();
+    let s = authed(&server, "[kaspr-demo==1.0]", "");
+    let log = cache.dir.path().join("strace.log");
+    let mut run = Run::new("dash", "app-0", s.clone()).with_credentials(USER, PASSWORD);
+    run.trace = Some(log.clone());
+    let out = run_script(&run, &cache);
+    assert_eq!(out.code, Some(0), "{}", out.output);
+    let trace = std::fs::read_to_string(&log).expect("strace log");
+    let staging = cache.root().join(".staging");
+    let marker = format!("{}/{}.app-0.", staging.display(), env_key(&s));
+    let marker_line = trace
+        .lines()
+        .find(|l| l.contains("rename") && l.contains(&marker) && l.contains(".kaspr-env.json\")"))
+        .unwrap_or_else(|| panic!("no rename of the marker in the trace"));
+    let marker_path = marker_line
+        .split('"')
+        .nth(3)
+        .expect("the rename's target")
+        .to_owned();
+    assert!(
+        synced_before_rename(&trace, &marker_path),
+        "the marker was renamed into place without an fsync"
+    );
+    // The report: fsynced after it is written (the pod may be killed right after).
+    let report = out.pod_dir.join("termination-log").display().to_string();
+    let open = trace
+        .lines()
+        .rfind(|l| l.contains("openat(") && l.contains(&report))
+        .expect("the report is written");
+    let pid = open.split_whitespace().next().unwrap_or_default();
+    let fd = open
+        .rsplit("= ")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let calls = calls_of(&trace, pid);
+    let at = calls.iter().position(|l| *l == open).unwrap_or(0);
+    assert!(
+        calls[at..]
+            .iter()
+            .any(|l| l.contains(&format!("fsync({fd})"))),
+        "the report is not fsynced"
+    );
+}

@@ -37,6 +37,12 @@ pub fn venv() -> PathBuf {
 
 /// The command line that runs a script with `shell`.
 pub fn shell_command(shell: &str) -> Command {
+    shell_command_traced(shell, None)
+}
+
+/// The command line that runs a script with `shell`, under `strace -f` writing to `trace`
+/// (file syscalls only) when given.
+pub fn shell_command_traced(shell: &str, trace: Option<&Path>) -> Command {
     let (program, args): (&str, &[&str]) = match shell {
         "busybox" => ("busybox", &["sh", "-c"]),
         other => (other, &["-c"]),
@@ -49,7 +55,28 @@ pub fn shell_command(shell: &str) -> Command {
         panic!("{program} is not installed: apt-get install dash bash busybox (.ci/run does this)")
     });
     // By absolute path: the script's PATH holds only the protocol's tools.
-    let mut cmd = Command::new(path);
+    let mut cmd = match trace {
+        None => Command::new(path),
+        Some(log) => {
+            let strace = ["/usr/bin/strace", "/bin/strace"]
+                .iter()
+                .find(|p| Path::new(p).exists())
+                .unwrap_or_else(|| {
+                    panic!("strace is not installed: apt-get install strace (.ci/run does this)")
+                });
+            let mut cmd = Command::new(strace);
+            cmd.args([
+                "-f",
+                "-qq",
+                "-e",
+                "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
+                "-o",
+            ])
+            .arg(log)
+            .arg(path);
+            cmd
+        }
+    };
     cmd.args(args);
     cmd
 }
@@ -391,6 +418,8 @@ pub struct Run {
     pub user: Option<u32>,
     /// After the installer succeeds, fill the packages volume (another pod writing to it).
     pub fill_volume_after_install: bool,
+    /// Run the shell under strace, writing the file syscalls here.
+    pub trace: Option<PathBuf>,
 }
 
 impl Run {
@@ -405,6 +434,7 @@ impl Run {
             python_broken: false,
             user: None,
             fill_volume_after_install: false,
+            trace: None,
         }
     }
 
@@ -506,7 +536,7 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
         live_hashes: cache.live_file().to_string_lossy().into_owned(),
     };
     let rendered = render(&run.spec, &hash, &paths).expect("renders");
-    let mut cmd = shell_command(run.shell);
+    let mut cmd = shell_command_traced(run.shell, run.trace.as_deref());
     cmd.arg(&rendered.script);
     cmd.env_clear().env("PATH", &bin).env("HOME", &pod_dir);
     for var in &rendered.env {
