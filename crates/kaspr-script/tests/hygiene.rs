@@ -3,54 +3,85 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use kaspr_script::InstallResult;
 use kaspr_types::InstallErrorType;
 use support::*;
 
-/// Every form in which the credential could have been written down.
-fn credential_forms() -> Vec<String> {
-    use base64::Engine;
-    let encoded: String = PASSWORD
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
+/// Processes whose command line holds the password, sampled while `pgid` runs.
+fn watch_command_lines(pgid: u32) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline
+            && std::path::Path::new(&format!("/proc/{pgid}")).exists()
+        {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                    let text = String::from_utf8_lossy(&cmdline);
+                    if text.contains("p@ss:w") || text.contains("p%40ss") {
+                        seen.push(text.into_owned());
+                    }
+                }
             }
-        })
-        .collect();
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-    vec![PASSWORD.to_owned(), encoded, token]
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path);
-        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
-            files.extend(files_under(&path));
-        } else if meta.is_ok_and(|m| m.is_file()) {
-            files.push(path);
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    }
-    files
+        seen
+    })
 }
 
-fn holding(files: &[PathBuf], forms: &[String]) -> Vec<PathBuf> {
-    files
-        .iter()
-        .filter(|f| {
-            let bytes = std::fs::read(f).unwrap_or_default();
-            forms
-                .iter()
-                .any(|form| bytes.windows(form.len()).any(|w| w == form.as_bytes()))
-        })
-        .cloned()
-        .collect()
+#[test]
+fn credentials_never_leak_and_never_reach_other_hosts() {
+    let server = pypiserver();
+    let extra = extra_index();
+    let forms = credential_forms();
+    for installer in ["pip", "uv"] {
+        let cache = Cache::new();
+        let s = spec(&format!(
+            "packages: [kaspr-demo==1.0, kaspr-extra-only, kaspr-big]\nindexUrl: {}\nextraIndexUrls: [{}]\ninstaller: {installer}\ncredentials: {{secretRef: {{name: pypi}}}}\n",
+            server.url, extra.url
+        ));
+        let started = start(
+            &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
+            &cache,
+        );
+        let watcher = watch_command_lines(started.child.id());
+        let out = started.finish();
+        let seen = watcher.join().expect("watcher");
+        assert_eq!(out.code, Some(0), "{installer}: {}", out.output);
+        assert!(
+            seen.is_empty(),
+            "{installer}: password on a command line: {seen:?}"
+        );
+        assert_eq!(
+            import_version(&out.site(), "kaspr_extra_only").as_deref(),
+            Ok("1.0"),
+            "{installer}: package from the extra index"
+        );
+        for needle in forms.iter().map(String::as_str).chain(["p@ss:w", USER]) {
+            assert!(
+                !out.output.contains(needle),
+                "{installer}: {needle:?} in the output:\n{}",
+                out.output
+            );
+            assert!(
+                !out.report_text.contains(needle),
+                "{installer}: {needle:?} in the report"
+            );
+        }
+        // Over plain http to an untrusted host, neither installer caches pages: no file at all
+        // on the volume or in the pod holds the credential.
+        let leaked = files_holding(&files_under(cache.dir.path()), &forms);
+        assert!(
+            leaked.is_empty(),
+            "{installer}: password left in {leaked:?}"
+        );
+        let access = extra.log_text();
+        assert!(!access.is_empty(), "the extra index was asked");
+        assert!(
+            access.lines().all(|l| l.ends_with(" -")),
+            "{installer}: credentials sent to the extra index:\n{access}"
+        );
+    }
 }
 
 #[test]
@@ -75,14 +106,14 @@ fn the_main_container_sees_no_credential_even_when_the_index_answers_cacheable_p
         let mut visible = files_under(&cache.root().join("envs"));
         visible.extend(files_under(&out.pod_dir.join("python-env")));
         assert!(!visible.is_empty());
-        let leaked = holding(&visible, &forms);
+        let leaked = files_holding(&visible, &forms);
         assert!(
             leaked.is_empty(),
             "{installer}: credential readable by the app in {leaked:?}"
         );
         if installer == "pip" {
             // Why only envs/ is mounted: pip's HTTP cache keeps the header the page varied on.
-            let cached = holding(&files_under(&cache.root().join(".cache")), &forms);
+            let cached = files_holding(&files_under(&cache.root().join(".cache")), &forms);
             assert!(
                 !cached.is_empty(),
                 "expected pip's HTTP cache to hold the Authorization value (the hazard the subPath mount avoids)"

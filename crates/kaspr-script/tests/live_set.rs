@@ -230,14 +230,9 @@ fn growing_the_volume_or_freeing_the_live_set_recovers() {
 }
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let meta = entry.metadata();
-        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
-            total += dir_bytes(&entry.path());
-        } else if let Ok(m) = meta {
-            total += m.len();
-        }
-    }
-    total
+    files_under(dir)
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum()
 }

@@ -198,91 +198,120 @@ pub fn pypiserver() -> Server {
     .wait_ready("127.0.0.1", port)
 }
 
-/// A plain index on another host (127.0.0.2) serving `wheels()/extra`, logging Authorization.
-pub fn extra_index() -> Server {
+/// Runs `fixtures.py` with the arguments `args` makes of a free port and a log path, and
+/// waits until it listens on `host`.
+fn fixture_server(
+    host: &str,
+    args: impl FnOnce(u16, &Path) -> Vec<OsString>,
+    env: &[(&str, &str)],
+) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let log = dir.path().join("access.log");
     let child = Command::new(python())
         .arg(fixtures_py())
-        .args(["index"])
-        .arg(wheels().join("extra"))
-        .arg(port.to_string())
-        .arg(&log)
+        .args(args(port, &log))
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting the extra index");
+        .expect("starting a fixture server");
     Server {
         child,
-        url: format!("http://127.0.0.2:{port}/simple/"),
+        url: format!("http://{host}:{port}/simple/"),
         log,
         _dir: dir,
     }
-    .wait_ready("127.0.0.2", port)
+    .wait_ready(host, port)
+}
+
+fn os(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
+    args.iter().map(|a| a.as_ref().to_owned()).collect()
+}
+
+/// A plain index on another host (127.0.0.2) serving `wheels()/extra`, logging Authorization.
+pub fn extra_index() -> Server {
+    let root = wheels().join("extra");
+    fixture_server(
+        "127.0.0.2",
+        |port, log| os(&[&"index", &root, &port.to_string(), &log]),
+        &[],
+    )
 }
 
 /// An index on 127.0.0.1 serving `wheels()/main` that needs USER/PASSWORD and answers with
 /// `Cache-Control: max-age` and `Vary: Authorization`, so pip's HTTP cache stores the header.
 pub fn private_index() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let log = dir.path().join("access.log");
-    let child = Command::new(python())
-        .arg(fixtures_py())
-        .arg("private")
-        .arg(wheels().join("main"))
-        .arg(port.to_string())
-        .arg(&log)
-        .env("IDX_USER", USER)
-        .env("IDX_PASSWORD", PASSWORD)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the private index");
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}/simple/"),
-        log,
-        _dir: dir,
-    }
-    .wait_ready("127.0.0.1", port)
+    let root = wheels().join("main");
+    fixture_server(
+        "127.0.0.1",
+        |port, log| os(&[&"private", &root, &port.to_string(), &log]),
+        &[("IDX_USER", USER), ("IDX_PASSWORD", PASSWORD)],
+    )
 }
 
 /// Answers everything with a redirect to `target` (another host).
 pub fn redirector(target: &str) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let child = Command::new(python())
-        .arg(fixtures_py())
-        .args(["redirect", &port.to_string(), target])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the redirector");
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}/simple/"),
-        log: dir.path().join("none"),
-        _dir: dir,
-    }
-    .wait_ready("127.0.0.1", port)
+    fixture_server(
+        "127.0.0.1",
+        |port, _| os(&[&"redirect", &port.to_string(), &target]),
+        &[],
+    )
 }
 
 /// Accepts connections and never answers.
 pub fn hanging_index() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let child = Command::new(python())
-        .arg(fixtures_py())
-        .args(["hang", &port.to_string()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the hanging server");
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}/simple/"),
-        log: dir.path().join("none"),
-        _dir: dir,
+    fixture_server(
+        "127.0.0.1",
+        |port, _| os(&[&"hang", &port.to_string()]),
+        &[],
+    )
+}
+
+/// Every form in which the credential could have been written down: raw, percent-encoded, and
+/// as the Basic-auth token.
+pub fn credential_forms() -> Vec<String> {
+    use base64::Engine;
+    let encoded: String = PASSWORD
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    vec![PASSWORD.to_owned(), encoded, token]
+}
+
+/// The files among `files` that hold any of `forms`.
+pub fn files_holding(files: &[PathBuf], forms: &[String]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|f| {
+            let bytes = std::fs::read(f).unwrap_or_default();
+            forms
+                .iter()
+                .any(|form| bytes.windows(form.len()).any(|w| w == form.as_bytes()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every regular file under `dir` (symlinks not followed).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path);
+        if meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            files.extend(files_under(&path));
+        } else if meta.is_ok_and(|m| m.is_file()) {
+            files.push(path);
+        }
     }
-    .wait_ready("127.0.0.1", port)
+    files
 }
 
 /// A spec whose index is the authenticated `pypiserver()`, with `extra` YAML lines appended.
