@@ -23,22 +23,31 @@ pub fn run(args: &[&str]) -> Result<()> {
     let venv = prepare_venv(&root)?;
     let server = ApiServer::start(&root)?;
 
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.current_dir(&root).args(["test", "--workspace"]);
+    // The API-server suite runs the operator binary: build it first, so it is never stale.
+    run_checked(
+        cargo_command(&root).args(["build", "--quiet", "-p", "kaspr-operator"]),
+        "cargo build -p kaspr-operator",
+    )?;
+    let mut cargo = cargo_command(&root);
+    cargo.arg("test");
+    // Arguments are the user's, unchanged: `-p <crate>` narrows, `-- <filter>` filters.
+    let workspace = !args
+        .iter()
+        .any(|a| *a == "-p" || *a == "--package" || a.starts_with("--package="));
+    if workspace {
+        cargo.arg("--workspace");
+    }
     cargo.env("KASPR_TEST_VENV", &venv);
     match &server {
         ApiServer::Available { kubeconfig, .. } => {
             cargo.env(KUBECONFIG_ENV, kubeconfig);
         }
-        ApiServer::Missing => {
+        ApiServer::Missing if workspace => {
             cargo.args(["--exclude", APISERVER_CRATE]);
         }
+        ApiServer::Missing => {}
     }
     cargo.args(args);
-    if let ApiServer::Missing = server {
-        // The binary's own API-server test (tests/run.rs) needs the server too.
-        cargo.args(["--", "--skip", "operator_run_"]);
-    }
     let status = cargo.status().context("running cargo test");
     server.stop();
     let status = status?;
@@ -82,6 +91,12 @@ fn prepare_venv(root: &Path) -> Result<PathBuf> {
     )?;
     std::fs::write(&stamp, requirements)?;
     Ok(venv)
+}
+
+fn cargo_command(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
 }
 
 fn run_checked(cmd: &mut Command, what: &str) -> Result<()> {

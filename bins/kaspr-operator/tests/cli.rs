@@ -111,8 +111,16 @@ fn crd_prints_the_generated_crd() {
     assert!(out.status.success());
     let committed =
         std::fs::read_to_string(root().join("crds/kasprapp.crd.yaml")).expect("crd file");
-    assert!(
-        committed.ends_with(&stdout),
+    // Whole documents: the file is the printed CRD under a generated-file comment.
+    let printed: serde_yaml::Value = serde_yaml::from_str(&stdout).expect("the output is YAML");
+    let file: serde_yaml::Value = serde_yaml::from_str(&committed).expect("the file is YAML");
+    assert_eq!(
+        printed.get("kind").and_then(|k| k.as_str()),
+        Some("CustomResourceDefinition"),
+        "not a CRD:\n{stdout}"
+    );
+    assert_eq!(
+        printed, file,
         "crds/kasprapp.crd.yaml differs from `kaspr-operator crd`"
     );
 }

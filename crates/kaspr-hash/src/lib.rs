@@ -78,13 +78,21 @@ pub fn canonical_json(spec: &PythonPackagesSpec) -> Result<String, HashError> {
 
 /// Each requirement in PEP 508 canonical form (`Requests == 2.31.0` -> `requests==2.31.0`),
 /// deduplicated and sorted.
+///
+/// Extras are a set to pip, but pep508_rs prints them in the order written and keeps repeats
+/// (`pkg[b,a]`, `pkg[a,a]`), so they are sorted and deduplicated here first: reordering extras
+/// must not reinstall.
 pub fn canonical_requirements(packages: &[String]) -> Result<BTreeSet<String>, HashError> {
     packages
         .iter()
         .enumerate()
         .map(|(index, raw)| {
             pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(raw.trim())
-                .map(|req| req.to_string())
+                .map(|mut req| {
+                    req.extras.sort();
+                    req.extras.dedup();
+                    req.to_string()
+                })
                 .map_err(|_| HashError::InvalidRequirement { index })
         })
         .collect()

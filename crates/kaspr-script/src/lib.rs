@@ -10,5 +10,7 @@ mod escape;
 mod render;
 mod report;
 
-pub use render::{EnvSource, InstallScript, Paths, ScriptEnv, env_names, render};
+pub use render::{
+    EnvSource, InstallScript, Paths, ScriptEnv, Waits, env_names, render, render_with_waits,
+};
 pub use report::{CacheBytes, InstallReport, InstallResult, REPORT_MAX_BYTES, ReportError};

@@ -95,6 +95,27 @@ struct InstallTemplate<'a> {
     on_failure: &'static str,
 }
 
+/// How long the script waits on other pods. The operator always renders [`Waits::for_spec`];
+/// tests of the protocol may shorten the waits to prove what happens when they run out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waits {
+    /// Seconds to wait for another pod's install lock.
+    pub lock_wait: u32,
+    /// Seconds without a heartbeat after which a lease is stale.
+    pub stale_after: u32,
+}
+
+impl Waits {
+    /// As long as the spec lets an install legitimately take, plus margins.
+    pub fn for_spec(spec: &PythonPackagesSpec) -> Self {
+        let policy = &spec.install_policy;
+        Self {
+            lock_wait: lock_wait_seconds(policy.attempts(), policy.timeout),
+            stale_after: policy.timeout.saturating_add(STALE_MARGIN_SECONDS),
+        }
+    }
+}
+
 /// Renders the install script for a validated spec.
 ///
 /// Call `KasprAppSpec::check` first: this function trusts the spec's numbers and enums (they are
@@ -104,8 +125,17 @@ pub fn render(
     hash: &PackagesHash,
     paths: &Paths,
 ) -> Result<InstallScript, askama::Error> {
+    render_with_waits(spec, hash, paths, Waits::for_spec(spec))
+}
+
+/// [`render`] with other waits.
+pub fn render_with_waits(
+    spec: &PythonPackagesSpec,
+    hash: &PackagesHash,
+    paths: &Paths,
+    waits: Waits,
+) -> Result<InstallScript, askama::Error> {
     let policy = &spec.install_policy;
-    let attempts = policy.attempts();
     let template = InstallTemplate {
         root: &paths.root,
         site_link: &paths.site_link,
@@ -117,10 +147,10 @@ pub fn render(
         } else {
             "per-pod"
         },
-        attempts,
+        attempts: policy.attempts(),
         timeout: policy.timeout,
-        lock_wait: lock_wait_seconds(attempts, policy.timeout),
-        stale_after: policy.timeout.saturating_add(STALE_MARGIN_SECONDS),
+        lock_wait: waits.lock_wait,
+        stale_after: waits.stale_after,
         keep_envs: spec.cache.keep_envs,
         backoff_cap: BACKOFF_CAP_SECONDS,
         on_failure: match policy.on_failure {

@@ -7,6 +7,8 @@
   fixtures.py private DIR PORT LOG  like index, on 127.0.0.1, requiring Basic auth for user
                                     $IDX_USER / password $IDX_PASSWORD, with cacheable answers
                                     that vary on Authorization (what pip's HTTP cache stores)
+  fixtures.py badhash DIR PORT LOG  like index, on 127.0.0.1, but every link carries a
+                                    #sha256= fragment that does not match its file
   fixtures.py redirect PORT URL     answers every request with a 302 to URL
   fixtures.py hang PORT             accepts connections and never answers
 """
@@ -68,6 +70,7 @@ class Index(http.server.BaseHTTPRequestHandler):
     root = ""
     log = ""
     token = None
+    fragment = ""
 
     def do_GET(self):
         with open(self.log, "a") as f:
@@ -83,7 +86,7 @@ class Index(http.server.BaseHTTPRequestHandler):
             links = ""
             for name in sorted(os.listdir(self.root)):
                 if name.replace("_", "-").lower().startswith(parts[1].lower() + "-"):
-                    links += "<a href=\"/files/%s\">%s</a>\n" % (name, name)
+                    links += "<a href=\"/files/%s%s\">%s</a>\n" % (name, self.fragment, name)
             return self.reply(200, ("<html><body>%s</body></html>" % links).encode(), "text/html")
         if len(parts) == 1 and parts[0] == "simple":
             return self.reply(200, b"<html></html>", "text/html")
@@ -121,6 +124,11 @@ def serve_private(root, port, log):
     user, password = os.environ["IDX_USER"], os.environ["IDX_PASSWORD"]
     Index.root, Index.log = root, log
     Index.token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Index).serve_forever()
+
+
+def serve_badhash(root, port, log):
+    Index.root, Index.log, Index.fragment = root, log, "#sha256=" + "0" * 64
     http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Index).serve_forever()
 
 
@@ -162,5 +170,6 @@ def htpasswd(path):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"wheels": build_wheels, "index": serve_index, "private": serve_private, "redirect": redirect,
+    {"wheels": build_wheels, "index": serve_index, "private": serve_private, "badhash": serve_badhash,
+     "redirect": redirect,
      "hang": hang, "htpasswd": htpasswd}[command](*args)

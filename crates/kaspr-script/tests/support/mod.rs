@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use kaspr_script::{EnvSource, InstallReport, Paths, render};
+use kaspr_script::{EnvSource, InstallReport, Paths, Waits, render_with_waits};
 use kaspr_types::PythonPackagesSpec;
 
 pub const USER: &str = "kaspr-user";
@@ -249,6 +249,17 @@ pub fn private_index() -> Server {
     )
 }
 
+/// An index on 127.0.0.1 serving `wheels()/main` whose links carry a `#sha256=` that does not
+/// match the file (a broken mirror).
+pub fn bad_hash_index() -> Server {
+    let root = wheels().join("main");
+    fixture_server(
+        "127.0.0.1",
+        |port, log| os(&[&"badhash", &root, &port.to_string(), &log]),
+        &[],
+    )
+}
+
 /// Answers everything with a redirect to `target` (another host).
 pub fn redirector(target: &str) -> Server {
     fixture_server(
@@ -449,6 +460,8 @@ pub struct Run {
     pub fill_volume_after_install: bool,
     /// Run the shell under strace, writing the file syscalls here.
     pub trace: Option<PathBuf>,
+    /// Seconds to wait for another pod's lock, instead of the spec's legitimate maximum.
+    pub lock_wait: Option<u32>,
 }
 
 impl Run {
@@ -464,6 +477,7 @@ impl Run {
             user: None,
             fill_volume_after_install: false,
             trace: None,
+            lock_wait: None,
         }
     }
 
@@ -551,7 +565,10 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
         let real = which(tool);
         let _ = std::os::unix::fs::symlink(real, bin.join(tool));
     }
-    let hash = kaspr_hash::packages_hash(&run.spec).expect("hash");
+    // A spec past validation (hostile strings) has no hash of its own: any valid one serves.
+    let hash = kaspr_hash::packages_hash(&run.spec)
+        .or_else(|_| kaspr_hash::packages_hash(&spec("packages: [unhashable]\n")))
+        .expect("hash");
     let paths = Paths {
         root: cache.root().to_string_lossy().into_owned(),
         site_link: pod_dir
@@ -564,7 +581,11 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
             .into_owned(),
         live_hashes: cache.live_file().to_string_lossy().into_owned(),
     };
-    let rendered = render(&run.spec, &hash, &paths).expect("renders");
+    let mut waits = Waits::for_spec(&run.spec);
+    if let Some(seconds) = run.lock_wait {
+        waits.lock_wait = seconds;
+    }
+    let rendered = render_with_waits(&run.spec, &hash, &paths, waits).expect("renders");
     let mut cmd = shell_command_traced(run.shell, run.trace.as_deref());
     cmd.arg(&rendered.script);
     cmd.env_clear().env("PATH", &bin).env("HOME", &pod_dir);
