@@ -20,7 +20,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::build::{self, Desired};
-use crate::error::Error;
+use crate::error::{Error, api_message};
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
 use crate::observe::{self, Snapshot};
@@ -28,6 +28,10 @@ use crate::status::{self, Blocked, Observed};
 
 /// Requeue while packages are installing: pods are watched too, this is a safety net.
 const REQUEUE_BUSY: Duration = Duration::from_secs(30);
+/// Requeue of an app held by a missing Secret or key. Secrets are to be read by name only (a
+/// watch needs list/watch on every Secret; the metadata watch in `run` is due to go), so this
+/// short requeue is what notices a Secret created later and resumes the rollout.
+pub const REQUEUE_BLOCKED: Duration = Duration::from_secs(15);
 const REQUEUE_IDLE: Duration = Duration::from_secs(300);
 const BACKOFF_BASE: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -64,7 +68,7 @@ pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, 
     let started = Instant::now();
     let result = reconcile_inner(&app, &ctx).await;
     ctx.metrics
-        .record_reconcile(&app, started.elapsed(), result.is_err());
+        .record_reconcile(&app, started.elapsed(), result.as_ref().err());
     if result.is_ok()
         && let Ok(mut failures) = ctx.failures.lock()
     {
@@ -75,7 +79,10 @@ pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, 
 
 async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error> {
     ctx.metrics.record_spec(app);
-    let snapshot = observe::observe(&ctx.client, app).await?;
+    let snapshot = match observe::observe(&ctx.client, app).await {
+        Ok(snapshot) => snapshot,
+        Err(error) => return Err(show_read_failure(ctx, app, error).await),
+    };
 
     if let Err(errors) = app.spec.check() {
         let blocked = Blocked::InvalidSpec(errors.to_string());
@@ -92,17 +99,74 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         pods: &snapshot.pods,
     };
     let desired = build::build(app, &existing)?;
+    let hash = desired.hash.as_deref();
     let blocked = snapshot.secret_problem.clone();
-    apply_all(ctx, app, &desired, blocked.is_none()).await?;
+    if let Err(error) = apply_all(ctx, app, &desired, blocked.is_none()).await {
+        return Err(show_apply_failure(ctx, app, &snapshot, hash, error).await);
+    }
     if let Some(b) = &blocked {
         warn(ctx, app, b.reason(), &b.message()).await;
     }
-    count_new_reports(ctx, app, &snapshot, desired.hash.as_deref());
-    let state = write_status(ctx, app, &snapshot, desired.hash.as_deref(), blocked).await?;
-    Ok(match state {
+    count_new_reports(ctx, app, &snapshot, hash);
+    let state = write_status(ctx, app, &snapshot, hash, blocked.clone()).await?;
+    Ok(next_check(blocked.as_ref(), state))
+}
+
+/// When to look again without any watch event.
+fn next_check(blocked: Option<&Blocked>, state: Option<PackagesState>) -> Action {
+    match state {
+        _ if blocked.is_some() => Action::requeue(REQUEUE_BLOCKED),
         Some(PackagesState::Pending | PackagesState::Installing) => Action::requeue(REQUEUE_BUSY),
         _ => Action::requeue(REQUEUE_IDLE),
-    })
+    }
+}
+
+/// Longest API message copied into the status and the event.
+const API_MESSAGE_MAX: usize = 1024;
+
+/// Makes a refused apply visible where users look (`Ready=False`, reason `ApplyFailed`, and a
+/// Warning event, both with the API's message) and hands the error back for the error policy.
+/// Without this the status stays stale and only the operator's log says why.
+async fn show_apply_failure(
+    ctx: &Context,
+    app: &KasprApp,
+    snapshot: &Snapshot,
+    hash: Option<&str>,
+    error: Error,
+) -> Error {
+    let Error::Apply { kind, name, source } = &error else {
+        return error;
+    };
+    let blocked = Blocked::ApplyFailed {
+        kind: (*kind).to_owned(),
+        name: name.clone(),
+        message: api_message(source).chars().take(API_MESSAGE_MAX).collect(),
+    };
+    warn(ctx, app, blocked.reason(), &blocked.message()).await;
+    if let Err(e) = write_status(ctx, app, snapshot, hash, Some(blocked)).await {
+        // The apply error is the one to retry on; this one is only logged.
+        tracing::warn!(app = %app.name_any(), error = %e, "writing the ApplyFailed status failed");
+    }
+    error
+}
+
+/// Makes a failed read visible (`Ready=False`, reason `ReadFailed`, and a Warning event, both with
+/// the API's message) without touching the rest of the last known status, and hands the error
+/// back for the error policy.
+async fn show_read_failure(ctx: &Context, app: &KasprApp, error: Error) -> Error {
+    let Some((what, source)) = error.failed_read() else {
+        return error;
+    };
+    let blocked = Blocked::ReadFailed {
+        what,
+        message: api_message(source).chars().take(API_MESSAGE_MAX).collect(),
+    };
+    warn(ctx, app, blocked.reason(), &blocked.message()).await;
+    let status = status::with_blocked_ready(app, &blocked, status::now());
+    if let Err(e) = patch_status(&ctx.client, app, &status).await {
+        tracing::warn!(app = %app.name_any(), error = %e, "writing the ReadFailed status failed");
+    }
+    error
 }
 
 /// Server-side applies every child; the StatefulSet only when `rollout` (a missing Secret holds
@@ -132,24 +196,33 @@ async fn apply_all(
     Ok(())
 }
 
-/// Server-side apply of one namespaced object, as our field manager (forcing conflicts).
+/// Server-side apply of one namespaced object, as our field manager (forcing conflicts). A
+/// failure names the object's kind and name.
 async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<(), Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
         + Clone
         + serde::Serialize
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
     let name = object.meta().name.clone().unwrap_or_default();
-    Api::<K>::namespaced(client.clone(), ns)
+    match Api::<K>::namespaced(client.clone(), ns)
         .patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(object),
         )
-        .await?;
-    Ok(())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(source) => Err(Error::Apply {
+            kind: <K as k8s_openapi::Resource>::KIND,
+            name,
+            source,
+        }),
+    }
 }
 
 fn count_new_reports(ctx: &Context, app: &KasprApp, snapshot: &Snapshot, hash: Option<&str>) {
@@ -201,7 +274,8 @@ pub async fn patch_status(
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
-        .await?;
+        .await
+        .map_err(Error::PatchStatus)?;
     Ok(())
 }
 
@@ -233,7 +307,7 @@ pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Act
     let delay = BACKOFF_BASE
         .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(10)))
         .min(BACKOFF_MAX);
-    tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, kind = error.kind(), retry_in = ?delay, "reconcile failed");
+    tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 

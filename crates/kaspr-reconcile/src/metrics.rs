@@ -11,6 +11,8 @@ use kube::ResourceExt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
 
+use crate::error::Error;
+
 /// The instruments.
 #[derive(Clone)]
 pub struct Metrics {
@@ -90,7 +92,7 @@ impl Metrics {
                 .build(),
             reconcile_errors: meter
                 .u64_counter("kasprop_reconcile_errors")
-                .with_description("Reconciles that failed")
+                .with_description("Reconciles that failed, by the failing API call (error)")
                 .build(),
             reconcile_duration: meter
                 .f64_histogram("kasprop_reconcile_duration_seconds")
@@ -149,12 +151,15 @@ impl Metrics {
         self.custom_index_enabled.record(u64::from(custom), &base);
     }
 
-    pub fn record_reconcile(&self, app: &KasprApp, took: Duration, failed: bool) {
+    /// One reconcile; a failed one is also counted under its error's
+    /// [`metric_label`](Error::metric_label) (the API call that failed).
+    pub fn record_reconcile(&self, app: &KasprApp, took: Duration, error: Option<&Error>) {
         let base = labels(app);
         self.reconcile_total.add(1, &base);
         self.reconcile_duration.record(took.as_secs_f64(), &base);
-        if failed {
-            self.reconcile_errors.add(1, &base);
+        if let Some(error) = error {
+            self.reconcile_errors
+                .add(1, &with(base, "error", error.metric_label()));
         }
     }
 }

@@ -22,25 +22,16 @@ pub struct Snapshot {
 
 pub async fn observe(client: &Client, app: &KasprApp) -> Result<Snapshot, Error> {
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
+    let name = names::component(app);
     let statefulset = Api::<StatefulSet>::namespaced(client.clone(), &ns)
-        .get_opt(&names::component(app))
-        .await?;
-    let packages_pvc = match app
-        .spec
-        .python_packages
-        .as_ref()
-        .filter(|p| p.cache.enabled)
-    {
-        Some(_) => {
-            Api::<PersistentVolumeClaim>::namespaced(client.clone(), &ns)
-                .get_opt(&names::packages_pvc(app))
-                .await?
-        }
-        None => None,
-    };
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::GetStatefulSet { name, source })?;
+    let packages_pvc = packages_pvc(client, &ns, app).await?;
     let pods = Api::<Pod>::namespaced(client.clone(), &ns)
         .list(&ListParams::default().labels(&format!("{}={}", names::APP_LABEL, app.name_any())))
-        .await?
+        .await
+        .map_err(Error::ListPods)?
         .items;
     let secret_problem = secret_problem(client, &ns, app).await?;
     Ok(Snapshot {
@@ -49,6 +40,27 @@ pub async fn observe(client: &Client, app: &KasprApp) -> Result<Snapshot, Error>
         pods,
         secret_problem,
     })
+}
+
+/// The shared packages PVC, looked up only when the cache is on (its size may only grow).
+async fn packages_pvc(
+    client: &Client,
+    ns: &str,
+    app: &KasprApp,
+) -> Result<Option<PersistentVolumeClaim>, Error> {
+    let cache_on = app
+        .spec
+        .python_packages
+        .as_ref()
+        .is_some_and(|p| p.cache.enabled);
+    if !cache_on {
+        return Ok(None);
+    }
+    let name = names::packages_pvc(app);
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
+        .get_opt(&name)
+        .await
+        .map_err(|source| Error::GetPvc { name, source })
 }
 
 async fn secret_problem(
@@ -65,9 +77,15 @@ async fn secret_problem(
         return Ok(None);
     };
     let r = &creds.secret_ref;
+    // By name only: listing Secrets would need read access to every Secret's value. A blocked
+    // app is re-checked on a short requeue (see `controller::REQUEUE_BLOCKED`).
     let secret = Api::<Secret>::namespaced(client.clone(), ns)
         .get_opt(&r.name)
-        .await?;
+        .await
+        .map_err(|source| Error::GetSecret {
+            name: r.name.clone(),
+            source,
+        })?;
     Ok(missing_key(
         secret.as_ref(),
         &r.name,

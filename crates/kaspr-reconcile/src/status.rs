@@ -28,6 +28,15 @@ pub enum Blocked {
     SecretMissing { secret: String },
     /// The Secret exists but lacks a key.
     SecretKeyMissing { secret: String, key: String },
+    /// The API server refused a server-side apply of a child; `message` is the API's own.
+    ApplyFailed {
+        kind: String,
+        name: String,
+        message: String,
+    },
+    /// Reading what the app depends on failed (e.g. `StatefulSet orders-app`); `message` is the
+    /// API's own.
+    ReadFailed { what: String, message: String },
 }
 
 impl Blocked {
@@ -36,7 +45,18 @@ impl Blocked {
             Blocked::InvalidSpec(_) => "InvalidSpec",
             Blocked::SecretMissing { .. } => "SecretNotFound",
             Blocked::SecretKeyMissing { .. } => "SecretKeyNotFound",
+            Blocked::ApplyFailed { .. } => "ApplyFailed",
+            Blocked::ReadFailed { .. } => "ReadFailed",
         }
+    }
+
+    /// Whether the block is about the packages (spec or Secret). A refused apply is not: the
+    /// packages status still reads what the pods report.
+    fn concerns_packages(&self) -> bool {
+        !matches!(
+            self,
+            Blocked::ApplyFailed { .. } | Blocked::ReadFailed { .. }
+        )
     }
 
     pub fn message(&self) -> String {
@@ -52,6 +72,12 @@ impl Blocked {
                 "Secret {secret:?} has no key {key:?} (spec.pythonPackages.credentials.secretRef); \
                  add the key or point usernameKey/passwordKey at an existing one"
             ),
+            Blocked::ApplyFailed {
+                kind,
+                name,
+                message,
+            } => format!("Applying {kind} {name} failed: {message}"),
+            Blocked::ReadFailed { what, message } => format!("Reading {what} failed: {message}"),
         }
     }
 }
@@ -213,6 +239,24 @@ pub fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
 }
 
+/// The app's last written status with only `Ready` replaced by `blocked`: for a reconcile that
+/// could not observe the cluster, so every other field stays as it was last known.
+pub fn with_blocked_ready(app: &KasprApp, blocked: &Blocked, now: Time) -> KasprAppStatus {
+    let mut status = app.status.clone().unwrap_or_default();
+    let ready = make_condition(
+        condition::READY,
+        false,
+        blocked.reason(),
+        &blocked.message(),
+        app.metadata.generation,
+        &status.conditions,
+        &now,
+    );
+    status.conditions.retain(|c| c.type_ != condition::READY);
+    status.conditions.insert(0, ready);
+    status
+}
+
 /// The whole status, given the current time for condition transitions.
 pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
     let app = observed.app;
@@ -316,7 +360,7 @@ fn packages_condition(
     p: &PythonPackagesStatus,
     blocked: Option<&Blocked>,
 ) -> (bool, &'static str, String) {
-    if let Some(b) = blocked {
+    if let Some(b) = blocked.filter(|b| b.concerns_packages()) {
         return (false, b.reason(), b.message());
     }
     match p.state {
@@ -363,7 +407,7 @@ fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
         warnings: observed.app.spec.warnings(),
         ..Default::default()
     };
-    if let Some(blocked) = &observed.blocked {
+    if let Some(blocked) = observed.blocked.as_ref().filter(|b| b.concerns_packages()) {
         status.state = Some(PackagesState::Pending);
         status.error = Some(blocked.message());
         return status;

@@ -1,195 +1,26 @@
 //! Reconcile flows against a mock API server that asserts each request (method, path, body), in
 //! the kube-rs `ApiServerVerifier` style: one scenario per API interaction sequence.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Method, Request, Response, StatusCode};
-use kaspr_reconcile::controller::{Context, reconcile};
-use kaspr_reconcile::metrics::Metrics;
-use kaspr_types::KasprApp;
-use kube::client::Body;
+use http::{Method, StatusCode};
+use kaspr_reconcile::controller::reconcile;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
-
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-
-fn app(pp: &str) -> KasprApp {
-    serde_yaml::from_str(&format!(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders, namespace: default, uid: 6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1, generation: 1}}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages:\n{pp}"
-    ))
-    .expect("app")
-}
-
-const WITH_SECRET: &str = "    packages: [requests==2.31.0]\n    indexUrl: https://pypi.example.com/simple\n    credentials: {secretRef: {name: pypi-creds}}\n";
-const PLAIN: &str = "    packages: [requests==2.31.0]\n";
-
-fn context() -> (Arc<Context>, Handle) {
-    context_with(Metrics::new(&opentelemetry::global::meter("test")))
-}
-
-fn context_with(metrics: Metrics) -> (Arc<Context>, Handle) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
-    (Arc::new(Context::new(client, metrics)), handle)
-}
-
-/// What the reconcile applied.
-struct Applied {
-    live_set: Value,
-    statefulset: Option<Value>,
-}
-
-/// The API server side of one scenario.
-struct Verifier(Handle);
-
-impl Verifier {
-    /// Takes the next request, checks method and path, answers `reply` (or echoes the body when
-    /// `reply` is null), returns the request body.
-    async fn expect(
-        &mut self,
-        method: Method,
-        path: &str,
-        status: StatusCode,
-        reply: Value,
-    ) -> Value {
-        let (request, send) = tokio::time::timeout(Duration::from_secs(5), self.0.next_request())
-            .await
-            .unwrap_or_else(|_| panic!("no request; expected {method} {path}"))
-            .expect("the client is alive");
-        assert_eq!(
-            (request.method(), request.uri().path()),
-            (&method, path),
-            "unexpected request order"
-        );
-        if method == Method::PATCH {
-            let query = request.uri().query().unwrap_or_default();
-            assert!(
-                query.contains("fieldManager=kaspr-operator"),
-                "{path}: {query}"
-            );
-        }
-        let bytes = request.into_body().collect_bytes().await.expect("body");
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let reply = if reply.is_null() { body.clone() } else { reply };
-        let response = Response::builder()
-            .status(status)
-            .body(Body::from(serde_json::to_vec(&reply).expect("json")))
-            .expect("response");
-        send.send_response(response);
-        body
-    }
-
-    async fn not_found(&mut self, path: &str) {
-        let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
-        self.expect(Method::GET, path, StatusCode::NOT_FOUND, status)
-            .await;
-    }
-
-    /// The observe stage: no StatefulSet yet, then the pod list.
-    async fn observe(&mut self, pods: Value) {
-        self.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-            .await;
-        self.pods(pods).await;
-    }
-
-    async fn pods(&mut self, pods: Value) {
-        let list = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods});
-        self.expect(
-            Method::GET,
-            "/api/v1/namespaces/default/pods",
-            StatusCode::OK,
-            list,
-        )
-        .await;
-    }
-
-    /// The server-side applies of the children (every app here has pythonPackages without the
-    /// cache, so the live set and no PVC), in order; returns the bodies the API server got.
-    async fn applies(&mut self, with_statefulset: bool) -> Applied {
-        for path in [
-            "/api/v1/namespaces/default/serviceaccounts/orders-app",
-            "/api/v1/namespaces/default/configmaps/orders-app-config",
-            "/api/v1/namespaces/default/services/orders-app",
-            "/api/v1/namespaces/default/services/orders-app-api",
-        ] {
-            self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
-                .await;
-        }
-        let live_set = self
-            .expect(
-                Method::PATCH,
-                "/api/v1/namespaces/default/configmaps/orders-app-python-packages",
-                StatusCode::OK,
-                Value::Null,
-            )
-            .await;
-        let mut statefulset = None;
-        if with_statefulset {
-            let path = "/apis/apps/v1/namespaces/default/statefulsets/orders-app";
-            statefulset = Some(
-                self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
-                    .await,
-            );
-        }
-        Applied {
-            live_set,
-            statefulset,
-        }
-    }
-
-    async fn event(&mut self) -> Value {
-        self.expect(
-            Method::POST,
-            "/apis/events.k8s.io/v1/namespaces/default/events",
-            StatusCode::CREATED,
-            Value::Null,
-        )
-        .await
-    }
-
-    async fn status(&mut self, app: &KasprApp) -> Value {
-        let path = "/apis/kaspr.io/v1alpha1/namespaces/default/kasprapps/orders/status";
-        let body = self
-            .expect(
-                Method::PATCH,
-                path,
-                StatusCode::OK,
-                serde_json::to_value(app).expect("json"),
-            )
-            .await;
-        body["status"].clone()
-    }
-
-    async fn nothing_more(&mut self) {
-        let next = tokio::time::timeout(Duration::from_millis(200), self.0.next_request()).await;
-        // Either nothing arrives, or the client is gone (the reconcile finished).
-        if let Ok(Some((request, _))) = next {
-            panic!(
-                "unexpected extra request: {} {}",
-                request.method(),
-                request.uri()
-            );
-        }
-    }
-}
-
-fn condition(status: &Value, type_: &str) -> Value {
-    status["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == type_)
-        .cloned()
-        .unwrap_or(Value::Null)
-}
+use support::{
+    PLAIN, Verifier, WITH_SECRET, app, condition, context, context_with, desired_hash,
+    fixture_with_hash,
+};
 
 #[tokio::test]
 async fn first_reconcile_creates_everything() {
     let (ctx, handle) = context();
     let app = app(PLAIN);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     api.observe(json!([])).await;
     let sts = api
         .applies(true)
@@ -221,7 +52,7 @@ async fn missing_secret_holds_the_rollout() {
     let (ctx, handle) = context();
     let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     api.observe(json!([])).await;
     api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
         .await;
@@ -242,7 +73,11 @@ async fn missing_secret_holds_the_rollout() {
         (Some("False"), Some("SecretNotFound"))
     );
     api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
+    assert_eq!(
+        task.await.expect("joins").expect("reconcile ok"),
+        Action::requeue(Duration::from_secs(15)),
+        "a blocked app is checked again soon"
+    );
 }
 
 #[tokio::test]
@@ -250,7 +85,7 @@ async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
     let (ctx, handle) = context();
     let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     api.observe(json!([])).await;
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg=="}});
     api.expect(
@@ -275,7 +110,11 @@ async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
             .contains("dXNlcg"),
         "secret data leaked into status"
     );
-    task.await.expect("joins").expect("reconcile ok");
+    assert_eq!(
+        task.await.expect("joins").expect("reconcile ok"),
+        Action::requeue(Duration::from_secs(15)),
+        "a blocked app is checked again soon"
+    );
 }
 
 #[tokio::test]
@@ -283,7 +122,7 @@ async fn secret_present_rolls_out() {
     let (ctx, handle) = context();
     let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     api.observe(json!([])).await;
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg==", "password": "cHc="}});
     api.expect(
@@ -333,7 +172,7 @@ async fn reports_on_pods_reach_the_status() {
     .expect("fixture");
     let pods = fixture.replace("a38d296f011adb6e", &hash);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     api.observe(serde_json::from_str(&pods).expect("pods"))
         .await;
     api.applies(true).await;
@@ -356,7 +195,7 @@ async fn invalid_spec_applies_nothing_and_waits_for_a_change() {
     let (ctx, handle) = context();
     let app = app("    packages: ['-e git+https://evil.example/x']\n");
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     api.observe(json!([])).await;
     let event = api.event().await;
     assert_eq!(event["reason"], "InvalidSpec");
@@ -384,7 +223,7 @@ async fn api_errors_are_returned_for_the_error_policy() {
     let (ctx, handle) = context();
     let app = app(PLAIN);
     let task = tokio::spawn(reconcile(Arc::new(app), ctx.clone()));
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     let boom = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500, "message": "etcd is down"});
     api.expect(
         Method::GET,
@@ -421,7 +260,7 @@ async fn install_reports_are_counted_once_however_often_we_reconcile() {
     let pods: Value =
         serde_json::from_str(&fixture.replace("a38d296f011adb6e", &hash)).expect("pods");
     let (ctx, handle) = context_with(metrics);
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     for _ in 0..3 {
         let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
         api.observe(pods.clone()).await;
@@ -461,11 +300,12 @@ async fn install_reports_are_counted_once_however_often_we_reconcile() {
 }
 
 #[tokio::test]
-async fn creating_the_missing_secret_resumes_the_rollout() {
+async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
     let (ctx, handle) = context();
     let app = app(WITH_SECRET);
-    let mut api = Verifier(handle);
-    // First pass: no Secret, no StatefulSet.
+    let mut api = Verifier::new(handle);
+    // First pass: no Secret, so no StatefulSet apply (the next request after the live set is
+    // the event, not a StatefulSet PATCH), and a short requeue.
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
     api.observe(json!([])).await;
     api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
@@ -473,8 +313,19 @@ async fn creating_the_missing_secret_resumes_the_rollout() {
     assert!(api.applies(false).await.statefulset.is_none());
     api.event().await;
     api.status(&app).await;
-    task.await.expect("joins").expect("reconcile ok");
-    // The Secret is created; the mapper triggers the next pass, which rolls out.
+    api.nothing_more().await;
+    assert_eq!(
+        task.await.expect("joins").expect("reconcile ok"),
+        Action::requeue(Duration::from_secs(15)),
+        "the requeue is what re-checks the Secret (it is read by name, not listed)"
+    );
+    assert!(
+        !api.seen
+            .iter()
+            .any(|s| s.path.contains("statefulsets") && s.method == Method::PATCH),
+        "the rollout is held"
+    );
+    // The Secret is created; the requeued pass reads it and rolls out.
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     api.observe(json!([])).await;
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dQ==", "password": "cA=="}});
@@ -495,23 +346,11 @@ async fn creating_the_missing_secret_resumes_the_rollout() {
         "Pending"
     );
     api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
-}
-
-/// A pod fixture with its packages hash `a38d296f011adb6e` replaced by `hash`.
-fn fixture_with_hash(name: &str, hash: &str) -> Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/pods/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture");
-    serde_json::from_str(&text.replace("a38d296f011adb6e", hash)).expect("pods")
-}
-
-fn desired_hash(app: &KasprApp) -> String {
-    kaspr_hash::packages_hash(app.spec.python_packages.as_ref().expect("pp"))
-        .expect("hash")
-        .to_string()
+    assert_eq!(
+        task.await.expect("joins").expect("reconcile ok"),
+        Action::requeue(Duration::from_secs(30)),
+        "unblocked: back to the install-pending requeue"
+    );
 }
 
 fn live_hashes(live_set: &Value) -> &str {
@@ -531,7 +370,7 @@ async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
     let (ctx, handle) = context();
     let app = app(PLAIN);
     let new = desired_hash(&app);
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     // Mid-rollout: app-0 installs the new hash, app-1 and app-2 still import from the old env.
     let rolling = fixture_with_hash("rolling-update.json", &new);
     let pods = |names: &[&str]| -> Value {
@@ -592,7 +431,7 @@ async fn a_held_rollout_still_keeps_the_live_set_current() {
     let (ctx, handle) = context();
     let app = app(WITH_SECRET);
     let new = desired_hash(&app);
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     // Every pod still runs the old hash; the Secret the new spec names is missing.
     api.observe(fixture_with_hash("installed.json", OLD)).await;
@@ -613,7 +452,7 @@ async fn an_oom_killed_install_fails_as_out_of_memory_and_is_counted_once() {
     let app = app(PLAIN);
     let pods = fixture_with_hash("oom-killed.json", &desired_hash(&app));
     let (ctx, handle) = context_with(metrics);
-    let mut api = Verifier(handle);
+    let mut api = Verifier::new(handle);
     for _ in 0..2 {
         let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
         api.observe(pods.clone()).await;

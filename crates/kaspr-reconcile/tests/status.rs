@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kaspr_reconcile::metrics;
 use kaspr_reconcile::status::{
-    Blocked, Observed, compute, error_text, human_duration, pod_reports,
+    Blocked, Observed, compute, error_text, human_duration, pod_reports, with_blocked_ready,
 };
 use kaspr_types::{
     CacheMode, InstallErrorType, KasprApp, KasprAppStatus, PackagesState, condition,
@@ -393,4 +393,44 @@ fn pods_still_on_the_old_hash_neither_fail_nor_finish_the_install() {
     let s = status_of(&a, &pods("rolling-update.json"), None, None);
     let p = s.python_packages.as_ref().expect("packages status");
     assert_eq!(p.state, Some(PackagesState::Installing));
+}
+
+#[test]
+fn a_failed_read_replaces_only_ready_and_keeps_what_was_known() {
+    let mut a = app("");
+    a.status = Some(status_of(
+        &a,
+        &pods("installed.json"),
+        Some(&statefulset(3)),
+        None,
+    ));
+    let known = a.status.clone().expect("status");
+    assert_eq!(cond(&known, condition::READY).status, "True");
+    let blocked = Blocked::ReadFailed {
+        what: "StatefulSet orders-app".into(),
+        message: "the server is currently unable to handle the request".into(),
+    };
+    let status = with_blocked_ready(&a, &blocked, now());
+    let ready = cond(&status, condition::READY);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "ReadFailed")
+    );
+    assert_eq!(
+        ready.message,
+        "Reading StatefulSet orders-app failed: the server is currently unable to handle the request"
+    );
+    assert_eq!(
+        status
+            .conditions
+            .iter()
+            .filter(|c| c.type_ == condition::READY)
+            .count(),
+        1
+    );
+    assert_eq!(
+        status.python_packages, known.python_packages,
+        "packages status kept"
+    );
+    assert_eq!(status.available_members, known.available_members);
 }

@@ -1,0 +1,179 @@
+//! `kaspr-operator run` against a real API server (crdserver from `cargo xtask test`, or a
+//! cluster through KASPR_TEST_KUBECONFIG): it becomes ready, reconciles, says in the app's
+//! status and in an event what the API server refused, and serves metrics.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kaspr_apiserver_tests::{FIELD_MANAGER, KUBECONFIG_ENV, client_with_crd};
+use kaspr_types::KasprApp;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The operator binary beside this test binary (target/<profile>/); `cargo xtask test` builds
+/// it first, so it is current.
+fn operator_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = dir.join("kaspr-operator");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo xtask test`, or `cargo build -p kaspr-operator` first",
+        bin.display()
+    );
+    bin
+}
+
+/// A plain HTTP GET on loopback: (status code, body).
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    Some((code, body.unwrap_or_default()))
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The Ready condition of the app, as the API server holds it: (status, reason, message).
+async fn ready_condition(api: &Api<KasprApp>, name: &str) -> Option<(String, String, String)> {
+    let app = api.get(name).await.ok()?;
+    let conditions = app.status?.conditions;
+    let ready = conditions.into_iter().find(|c| c.type_ == "Ready")?;
+    Some((ready.status, ready.reason, ready.message))
+}
+
+/// crdserver serves no apps or core API: reading the StatefulSet fails. A working operator says
+/// so in the app's status, with the API server's answer, and in a Warning event.
+async fn crdserver_failure_is_visible(client: &kube::Client, apps: &Api<KasprApp>) {
+    wait_for(
+        "Ready=False with reason ReadFailed in the app's status",
+        || async {
+            ready_condition(apps, "smoke")
+                .await
+                .is_some_and(|(status, reason, _)| status == "False" && reason == "ReadFailed")
+        },
+    )
+    .await;
+    let (_, _, message) = ready_condition(apps, "smoke").await.expect("condition");
+    assert!(
+        message.contains("StatefulSet smoke-app") && message.contains("404"),
+        "the message names what could not be read and the API's answer: {message}"
+    );
+    let events: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource {
+            group: "events.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "events.k8s.io/v1".into(),
+            kind: "Event".into(),
+            plural: "events".into(),
+        },
+    );
+    wait_for("a Warning event ReadFailed", || async {
+        events
+            .list(&ListParams::default())
+            .await
+            .map(|list| {
+                list.items.iter().any(|e| {
+                    e.data.get("type").and_then(|t| t.as_str()) == Some("Warning")
+                        && e.data.get("reason").and_then(|r| r.as_str()) == Some("ReadFailed")
+                })
+            })
+            .unwrap_or(false)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics() {
+    let client = client_with_crd().await;
+    let kubeconfig = std::env::var(KUBECONFIG_ENV).expect("set by client_with_crd's contract");
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    let app = serde_json::json!({
+        "apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
+        "metadata": {"name": "smoke", "namespace": "default"},
+        "spec": {"bootstrapServers": "kafka:9092", "pythonPackages": {"packages": ["requests"]}}
+    });
+    let apps = Api::<KasprApp>::namespaced(client.clone(), "default");
+    apps.patch("smoke", &apply, &Patch::Apply(&app))
+        .await
+        .expect("app applied");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let _operator = Operator(
+        Command::new(operator_binary())
+            .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
+    wait_for("/healthz", || async {
+        get(port, "/healthz").is_some_and(|(c, _)| c == 200)
+    })
+    .await;
+    wait_for("/readyz", || async {
+        get(port, "/readyz").is_some_and(|(c, _)| c == 200)
+    })
+    .await;
+    if client.list_api_group_resources("apps/v1").await.is_ok() {
+        // A real cluster: the operator creates the StatefulSet.
+        let sts: Api<k8s_openapi::api::apps::v1::StatefulSet> =
+            Api::namespaced(client.clone(), "default");
+        wait_for("the StatefulSet smoke-app", || async {
+            sts.get_opt("smoke-app").await.ok().flatten().is_some()
+        })
+        .await;
+    } else {
+        crdserver_failure_is_visible(&client, &apps).await;
+    }
+    let (_, metrics) = get(port, "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("kasprop_reconcile_total{app_name=\"smoke\",namespace=\"default\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE kasprop_reconcile_duration_seconds histogram"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "kasprop_package_custom_index_enabled{app_name=\"smoke\",namespace=\"default\"} 0"
+        ),
+        "{metrics}"
+    );
+}
