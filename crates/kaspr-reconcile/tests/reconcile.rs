@@ -222,7 +222,7 @@ async fn invalid_spec_applies_nothing_and_waits_for_a_change() {
 async fn api_errors_are_returned_for_the_error_policy() {
     let (ctx, handle) = context();
     let app = app(PLAIN);
-    let task = tokio::spawn(reconcile(Arc::new(app), ctx.clone()));
+    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
     let mut api = Verifier::new(handle);
     let boom = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500, "message": "etcd is down"});
     api.expect(
@@ -232,6 +232,27 @@ async fn api_errors_are_returned_for_the_error_policy() {
         boom,
     )
     .await;
+    // What could not be read is said where users look, with the API's message.
+    let event = api.event().await;
+    assert_eq!(
+        (event["type"].as_str(), event["reason"].as_str()),
+        (Some("Warning"), Some("ReadFailed"))
+    );
+    let status = api.status(&app).await;
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("False"), Some("ReadFailed"))
+    );
+    assert_eq!(
+        ready["message"],
+        "Reading StatefulSet orders-app failed: etcd is down"
+    );
+    api.nothing_more().await;
     let err = task.await.expect("joins").expect_err("fails");
     assert!(err.to_string().contains("etcd is down"), "{err}");
     let a = Arc::new(self::app(PLAIN));
