@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-use kaspr_types::PythonPackagesSpec;
+use kaspr_types::{ImagePackages, PythonPackagesSpec};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -73,6 +73,10 @@ pub fn canonical_json(spec: &PythonPackagesSpec) -> Result<String, HashError> {
         spec.trusted_hosts.iter().map(|h| h.to_ascii_lowercase()),
     );
     doc.insert("installer", Value::from(spec.installer.as_str()));
+    // The default (protect) is left out, so that hashes from before the field existed stay.
+    if spec.image_packages == ImagePackages::Override {
+        doc.insert("imagePackages", Value::from(spec.image_packages.as_str()));
+    }
     Ok(serde_json::to_string(&doc).unwrap_or_default())
 }
 

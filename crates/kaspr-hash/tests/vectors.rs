@@ -359,6 +359,22 @@ fn vector_installer_uv() {
 }
 
 #[test]
+fn vector_image_packages_override_is_hashed_and_protect_is_left_out() {
+    // protect is the default and hashes as before the field existed (a38d296f011adb6e);
+    // override builds a different env, so it is another hash (python3 hashlib, as above).
+    vector(
+        &["packages: [requests==2.31.0]\nimagePackages: protect"],
+        r#"{"installer":"pip","packages":["requests==2.31.0"]}"#,
+        "a38d296f011adb6e",
+    );
+    vector(
+        &["packages: [requests==2.31.0]\nimagePackages: override"],
+        r#"{"imagePackages":"override","installer":"pip","packages":["requests==2.31.0"]}"#,
+        "c8cbe3f806cb0d91",
+    );
+}
+
+#[test]
 fn vector_index_url() {
     vector(
         &[

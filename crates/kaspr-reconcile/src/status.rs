@@ -177,6 +177,7 @@ fn oom_report(pod: &Pod, terminated: &ContainerStateTerminated) -> InstallReport
             .unwrap_or_default(),
         python_tag: String::new(),
         abi_tag: None,
+        env_key: None,
         installer: Installer::default(),
         pod: pod.name_any(),
         cache_mode: None,
@@ -441,6 +442,13 @@ fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
         }
     }
     if let Some(ok) = success {
+        // What the env itself warns about (e.g. image packages it shadows under
+        // `imagePackages: override`), once each.
+        for warning in &ok.warnings {
+            if !status.warnings.contains(warning) {
+                status.warnings.push(warning.clone());
+            }
+        }
         status.installed = ok.installed.clone();
         status.installed_by = ok.installed_by.clone();
         status.last_install_time = ok.installed_at.clone();

@@ -434,3 +434,30 @@ fn a_failed_read_replaces_only_ready_and_keeps_what_was_known() {
     );
     assert_eq!(status.available_members, known.available_members);
 }
+
+#[test]
+fn warnings_of_the_env_such_as_shadowed_image_packages_show_once() {
+    let shadow = "certifi 2026.5.20 from the image is shadowed by 2026.10.19 from pythonPackages \
+                  (imagePackages: override)";
+    // Every pod's report carries the env's warning (from its marker).
+    let mut pods: serde_json::Value = serde_json::to_value(pods("installed.json")).expect("json");
+    for pod in pods.as_array_mut().into_iter().flatten() {
+        for c in pod["status"]["initContainerStatuses"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            let terminated = &mut c["state"]["terminated"];
+            let mut report: serde_json::Value =
+                serde_json::from_str(terminated["message"].as_str().unwrap_or("{}"))
+                    .expect("report");
+            report["warnings"] = serde_json::json!([shadow]);
+            terminated["message"] = report.to_string().into();
+        }
+    }
+    let pods: Vec<Pod> = serde_json::from_value(pods).expect("pods");
+    let a = app("");
+    let s = status_of(&a, &pods, Some(&statefulset(3)), None);
+    let p = s.python_packages.as_ref().expect("packages status");
+    assert_eq!(p.warnings, [shadow]);
+}

@@ -1,5 +1,8 @@
 //! The warm path (a pod finding its environment already published) against a bare pip start,
-//! side by side in one run: the ratio is what matters on a shared, noisy machine.
+//! side by side in one run: the ratio is what matters on a shared, noisy machine. The warm path
+//! is measured with `imagePackages: protect` (the default: the env key names the image's set of
+//! distributions, read on every start) and `override` (no image listing), to show what the
+//! protection costs a hit.
 //!
 //! Needs `dash` and a `python3` with pip on PATH.
 
@@ -7,69 +10,74 @@ use std::path::Path;
 use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kaspr_script::{EnvSource, Paths, render};
+use kaspr_script::{EnvSource, InstallReport, InstallScript, Paths, render};
 
-fn python_tag() -> String {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print('cp%d%d' % sys.version_info[:2])"])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+/// A pod's run of `script` with `paths`; returns its report.
+fn run(script: &InstallScript, paths: &Paths) -> InstallReport {
+    let mut cmd = Command::new("dash");
+    cmd.arg("-c").arg(&script.script);
+    for var in &script.env {
+        if let EnvSource::Value(v) = &var.source {
+            cmd.env(var.name, v);
+        }
+    }
+    let _ = cmd.env("POD_NAME", "app-1").status().expect("script runs");
+    let text = std::fs::read_to_string(Path::new(&paths.report)).expect("report");
+    InstallReport::parse(&text).expect("a v1 report")
 }
 
-fn warm_path(c: &mut Criterion) {
-    let spec = serde_yaml::from_str("packages: [requests==2.31.0]").expect("spec");
+/// A published env for `yaml`, as another pod would have left it, and the script of a pod
+/// that finds it.
+fn published(dir: &Path, yaml: &str) -> (InstallScript, Paths) {
+    let spec = serde_yaml::from_str(yaml).expect("spec");
     let hash = kaspr_hash::packages_hash(&spec).expect("hash");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().join("packages");
-    // A published environment, as another pod would have left it.
-    let env = root.join("envs").join(format!("{hash}-{}", python_tag()));
+    let path = |p: &str| dir.join(p).to_string_lossy().into_owned();
+    let paths = Paths {
+        root: path("packages"),
+        site_link: path("python-env/site"),
+        report: path("report.json"),
+        live_hashes: path("live-hashes"),
+    };
+    let script = render(&spec, &hash, &paths).expect("renders");
+    // The key, from a run that fails at once: the packages root is a file, not a directory.
+    std::fs::write(dir.join("packages"), "").expect("root as a file");
+    let key = run(&script, &paths)
+        .env_key
+        .expect("the report names the env");
+    std::fs::remove_file(dir.join("packages")).expect("remove");
+    let env = dir.join("packages/envs").join(key);
     std::fs::create_dir_all(&env).expect("env");
     std::fs::write(
         env.join(".kaspr-env.json"),
         r#"{"v":1,"installedBy":"app-0","installed":["requests==2.31.0"]}"#,
     )
     .expect("marker");
-    let paths = Paths {
-        root: root.to_string_lossy().into_owned(),
-        site_link: dir
-            .path()
-            .join("python-env/site")
-            .to_string_lossy()
-            .into_owned(),
-        report: dir
-            .path()
-            .join("report.json")
-            .to_string_lossy()
-            .into_owned(),
-        live_hashes: dir
-            .path()
-            .join("live-hashes")
-            .to_string_lossy()
-            .into_owned(),
-    };
-    let script = render(&spec, &hash, &paths).expect("renders");
-    let hit = || {
-        let mut cmd = Command::new("dash");
-        cmd.arg("-c").arg(&script.script);
-        for var in &script.env {
-            if let EnvSource::Value(v) = &var.source {
-                cmd.env(var.name, v);
-            }
-        }
-        let status = cmd.env("POD_NAME", "app-1").status().expect("script runs");
-        assert!(status.success());
-    };
-    hit();
-    let report = std::fs::read_to_string(Path::new(&paths.report)).expect("report");
-    assert!(
-        report.contains("\"result\":\"cached\""),
-        "the bench must measure a hit: {report}"
+    let report = run(&script, &paths);
+    assert_eq!(
+        report.result,
+        kaspr_script::InstallResult::Cached,
+        "the bench must measure a hit"
+    );
+    (script, paths)
+}
+
+fn warm_path(c: &mut Criterion) {
+    let protect_dir = tempfile::tempdir().expect("temp dir");
+    let override_dir = tempfile::tempdir().expect("temp dir");
+    let protect = published(protect_dir.path(), "packages: [requests==2.31.0]");
+    let overridden = published(
+        override_dir.path(),
+        "packages: [requests==2.31.0]\nimagePackages: override",
     );
 
     let mut group = c.benchmark_group("pod start");
     group.sample_size(20);
-    group.bench_function("warm path (hit, no installer)", |b| b.iter(hit));
+    group.bench_function("warm path (hit, imagePackages: protect)", |b| {
+        b.iter(|| run(&protect.0, &protect.1))
+    });
+    group.bench_function("warm path (hit, imagePackages: override)", |b| {
+        b.iter(|| run(&overridden.0, &overridden.1))
+    });
     group.bench_function("pip start (python3 -m pip --version)", |b| {
         b.iter(|| {
             Command::new("python3")

@@ -85,6 +85,7 @@ struct InstallTemplate<'a> {
     report_path: &'a str,
     live_hashes: &'a str,
     installer: &'static str,
+    image_packages: &'static str,
     cache_mode: &'static str,
     attempts: u32,
     timeout: u32,
@@ -142,6 +143,7 @@ pub fn render_with_waits(
         report_path: &paths.report,
         live_hashes: &paths.live_hashes,
         installer: spec.installer.as_str(),
+        image_packages: spec.image_packages.as_str(),
         cache_mode: if spec.cache.enabled {
             "shared-pvc"
         } else {
@@ -313,6 +315,7 @@ mod tests {
         // It is embedded in the script between single quotes.
         for (name, text) in [
             ("helper.py", include_str!("../templates/helper.py")),
+            ("image.py", include_str!("../templates/image.py")),
             ("space.py", include_str!("../templates/space.py")),
             ("main.py", include_str!("../templates/main.py")),
         ] {

@@ -55,6 +55,9 @@ pub struct InstallReport {
     /// `cpython-311-x86_64-linux-gnu`; the env key is `<hash>-<abiTag>`.
     #[serde(default)]
     pub abi_tag: Option<String>,
+    /// The env this pod uses (or would have): `envs/<envKey>` on the packages volume.
+    #[serde(default)]
+    pub env_key: Option<String>,
     pub installer: Installer,
     pub pod: String,
     #[serde(default)]

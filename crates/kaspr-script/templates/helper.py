@@ -206,21 +206,22 @@ def abi_tag():
 
 
 def cmd_start():
-    """Prints "<pytag> <abi tag> <start time>"; on a hit, finishes the run right here and prints
-    "hit", so the warm path costs one python3 start."""
+    """Prints "<pytag> <abi tag> <image digest or -> <start time>"; on a hit, finishes the run
+    right here and prints "hit", so the warm path costs one python3 start."""
     t0 = time.time()
     impl = {"cpython": "cp", "pypy": "pp"}.get(sys.implementation.name, sys.implementation.name)
     pytag = "%s%d%d" % (impl, sys.version_info[0], sys.version_info[1])
     abi = abi_tag()
+    image = image_digest() if protecting() else "-"
     digest = env("PACKAGES_HASH")
     if digest and all(c in "0123456789abcdef" for c in digest):
-        key = "%s-%s" % (digest, abi)
+        key = "%s-%s" % (digest, abi) + ("-" + image if image != "-" else "")
         if marker_of(os.path.join(env("KASPR_ROOT"), "envs", key)) is not None:
             os.environ.update({"KASPR_PYTAG": pytag, "KASPR_ABI": abi, "KASPR_KEY": key})
             cmd_finish("cached", "0", "0", "", "%.3f" % t0)
             print("hit")
             return 0
-    print("%s %s %.3f" % (pytag, abi, t0))
+    print("%s %s %s %.3f" % (pytag, abi, image, t0))
 
 
 def marker_of(env_dir):
@@ -272,6 +273,8 @@ def cmd_prepare(staging, work):
             return 2
     with open(os.path.join(work, "requirements.txt"), "w") as f:
         f.write("\n".join(reqs) + "\n")
+    if protecting():
+        write_constraints(os.path.join(work, "constraints.txt"))
     return 0
 
 
@@ -381,6 +384,8 @@ def classify(text, rc, elapsed=None, limit=0):
     # from an extra index only: ask the main index what it answers.
     if kind in ("package_not_found", "network", "unknown"):
         kind = probe_index() or kind
+    if kind == "dependency_conflict" and protecting():
+        return kind, conflict_detail(text) or error_detail(text)
     return kind, error_detail(text)
 
 
@@ -437,6 +442,8 @@ def cmd_publish(staging, target, started):
               "installedAt": now_iso(), "installDurationSeconds": round(duration, 2),
               "installed": distributions(staging), "envBytes": tree_bytes(staging),
               "packages": lines(env("PACKAGES"))}
+    if not protecting():
+        marker["shadows"] = shadow_warnings(staging)
     try:
         write_json(os.path.join(staging, ".kaspr-env.json"), marker)
         result = publish(staging, target)
@@ -513,7 +520,7 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
     target = os.path.join(root, "envs", key)
     finished = time.time()
     report = {"v": 1, "result": result, "hash": env("PACKAGES_HASH"), "pythonTag": env("KASPR_PYTAG"),
-              "abiTag": env("KASPR_ABI"), "installer": env("KASPR_INSTALLER"), "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
+              "abiTag": env("KASPR_ABI"), "envKey": env("KASPR_KEY"), "installer": env("KASPR_INSTALLER"), "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
               "startedAt": now_iso(float(t0)), "finishedAt": now_iso(finished),
               "durationSeconds": round(finished - float(t0), 3), "attempts": int(attempts), "warnings": []}
     if stale_recovered == "1":
@@ -525,6 +532,7 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
         touch_used(root, key)
         for field in ("installedBy", "installedAt", "installDurationSeconds", "installed", "envBytes"):
             report[field] = marker.get(field)
+        report["warnings"].extend(w for w in marker.get("shadows") or [] if isinstance(w, str))
     else:
         link_site(None)
         if result != "failed":

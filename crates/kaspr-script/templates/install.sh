@@ -10,6 +10,7 @@ KASPR_SITE_LINK={{ site_link }}
 KASPR_REPORT={{ report_path }}
 KASPR_LIVE={{ live_hashes }}
 KASPR_INSTALLER={{ installer }}
+KASPR_IMAGE_PACKAGES={{ image_packages }}
 KASPR_CACHE_MODE={{ cache_mode }}
 ATTEMPTS={{ attempts }}
 TIMEOUT={{ timeout }}
@@ -19,9 +20,11 @@ KEEP_ENVS={{ keep_envs }}
 BACKOFF_CAP={{ backoff_cap }}
 ON_FAILURE={{ on_failure }}
 POD_NAME=${POD_NAME:-unknown-pod}
-export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_LIVE KASPR_INSTALLER KASPR_CACHE_MODE POD_NAME
+export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_LIVE KASPR_INSTALLER KASPR_IMAGE_PACKAGES
+export KASPR_CACHE_MODE POD_NAME
 
 KASPR_PY='{% include "helper.py" %}
+{% include "image.py" %}
 {% include "space.py" %}
 {% include "main.py" %}'
 
@@ -135,6 +138,9 @@ release_lock() {
 
 run_installer() {
   req="$WORK/requirements.txt"
+  # imagePackages: protect: the image's own distributions pin the resolution.
+  pins=
+  [ -f "$WORK/constraints.txt" ] && pins="$WORK/constraints.txt"
   extra=$(join_lines "${EXTRA_INDEX_URLS:-}")
   hosts=$(join_lines "${TRUSTED_HOSTS:-}")
   (
@@ -148,7 +154,7 @@ run_installer() {
         [ -n "$hosts" ] && export PIP_TRUSTED_HOST="$hosts"
         exec timeout -k 10 "$TIMEOUT" python3 -m pip install --no-input --disable-pip-version-check \
           --no-warn-script-location --progress-bar off --cache-dir "$KASPR_ROOT/.cache/pip" \
-          --target "$STAGING" -r "$req"
+          --target "$STAGING" -r "$req" ${pins:+-c "$pins"}
         ;;
       uv)
         # uv asks its indexes in order and the default one last: the main index first, then the
@@ -161,7 +167,8 @@ run_installer() {
         [ -n "$hosts" ] && export UV_INSECURE_HOST="$hosts"
         export UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1
         exec timeout -k 10 "$TIMEOUT" uv pip install --no-progress --compile-bytecode \
-          --python python3 --cache-dir "$KASPR_ROOT/.cache/uv" --target "$STAGING" -r "$req"
+          --python python3 --cache-dir "$KASPR_ROOT/.cache/uv" --target "$STAGING" -r "$req" \
+          ${pins:+--constraint "$pins"}
         ;;
     esac
   )
@@ -231,7 +238,8 @@ set -- $start
 [ "$1" = hit ] && exit 0
 KASPR_PYTAG=$1
 KASPR_ABI=$2
-T0=$3
+KASPR_IMAGE=$3
+T0=$4
 # Logs and status files go to the per-pod volume, so they can still be written when the
 # packages volume is full.
 WORK="${KASPR_SITE_LINK%/*}/.kaspr-work"
@@ -243,6 +251,7 @@ case "${PACKAGES_HASH:-}" in
   *[!0-9a-f]*|"") KASPR_KEY=invalid-hash; export KASPR_KEY; say "PACKAGES_HASH is missing or malformed"; fail_with unknown ;;
 esac
 KASPR_KEY="$PACKAGES_HASH-$KASPR_ABI"
+[ "$KASPR_IMAGE" != - ] && KASPR_KEY="$KASPR_KEY-$KASPR_IMAGE"
 export KASPR_KEY
 ENV_DIR="$KASPR_ROOT/envs/$KASPR_KEY"
 

@@ -12,7 +12,7 @@ fn helper() -> &'static std::path::Path {
     static FILE: std::sync::OnceLock<tempfile::NamedTempFile> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/");
-        let text: String = ["helper.py", "space.py", "main.py"]
+        let text: String = ["helper.py", "image.py", "space.py", "main.py"]
             .iter()
             .map(|f| std::fs::read_to_string(format!("{dir}{f}")).expect("helper part"))
             .collect::<Vec<_>>()

@@ -64,6 +64,15 @@ pub struct PythonPackagesSpec {
     #[garde(skip)]
     pub installer: Installer,
 
+    /// What happens to distributions the image already has (the Kaspr framework and its
+    /// dependencies): `protect` keeps the image's versions (the installer resolves with them as
+    /// constraints, and a requirement that needs another version fails as
+    /// `dependency_conflict`); `override` lets the packages replace them, and the status lists
+    /// every image package the environment shadows.
+    #[serde(default)]
+    #[garde(skip)]
+    pub image_packages: ImagePackages,
+
     /// Where installed environments live: a per-pod emptyDir, or a PVC shared by the replicas.
     #[serde(default)]
     #[garde(dive)]
@@ -169,6 +178,26 @@ impl Installer {
         match self {
             Installer::Pip => "pip",
             Installer::Uv => "uv",
+        }
+    }
+}
+
+/// Whether user packages may replace the image's own distributions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImagePackages {
+    /// The image's versions win; a conflicting requirement fails the install.
+    #[default]
+    Protect,
+    /// The packages may replace image distributions; each one shadowed is reported.
+    Override,
+}
+
+impl ImagePackages {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImagePackages::Protect => "protect",
+            ImagePackages::Override => "override",
         }
     }
 }

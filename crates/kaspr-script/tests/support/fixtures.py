@@ -61,6 +61,11 @@ def build_wheels(out):
     big["kaspr_big/blob.bin"] = os.urandom(6 * 1024 * 1024)
     wheel(main, "kaspr-big", "1.0", big)
     wheel(extra, "kaspr-extra-only", "1.0", module("kaspr_extra_only", "1.0"))
+    # For image protection: the image has kaspr-img-dep 1.0; app 2.0 needs dep 2.0.
+    wheel(main, "kaspr-img-dep", "1.0", module("kaspr_img_dep", "1.0"))
+    wheel(main, "kaspr-img-dep", "2.0", module("kaspr_img_dep", "2.0"))
+    wheel(main, "kaspr-img-app", "1.0", module("kaspr_img_app", "1.0"), ["kaspr-img-dep>=1.0"])
+    wheel(main, "kaspr-img-app", "2.0", module("kaspr_img_app", "2.0"), ["kaspr-img-dep>=2.0"])
     # On both indexes at different versions: which one an installer takes shows its search order.
     wheel(main, "kaspr-shared", "1.0", module("kaspr_shared", "1.0"))
     wheel(extra, "kaspr-shared", "2.0", module("kaspr_shared", "2.0"))
