@@ -20,6 +20,23 @@ fn in_image(shell: &'static str, pod: &str, spec: kaspr_types::PythonPackagesSpe
     run
 }
 
+/// Runs `packages` with `installer` and `extra` YAML in the image, under `shell`, on a fresh cache.
+fn install_in_image(
+    server: &Server,
+    (shell, installer): (&'static str, &str),
+    packages: &str,
+    extra: &str,
+) -> (Outcome, Cache) {
+    let cache = Cache::new();
+    let s = authed(
+        server,
+        packages,
+        &format!("installer: {installer}\n{extra}"),
+    );
+    let out = run_script(&in_image(shell, "app-0", s), &cache);
+    (out, cache)
+}
+
 const COMBINATIONS: [(&str, &str); 4] = [
     ("dash", "pip"),
     ("busybox", "uv"),
@@ -31,13 +48,12 @@ const COMBINATIONS: [(&str, &str); 4] = [
 fn protect_keeps_the_image_versions_the_app_imports() {
     let server = pypiserver();
     for (shell, installer) in COMBINATIONS {
-        let cache = Cache::new();
-        let s = authed(
+        let (out, _cache) = install_in_image(
             &server,
+            (shell, installer),
             "[kaspr-img-app==1.0]",
-            &format!("installer: {installer}\ninstallPolicy: {{retries: 0}}\n"),
+            "installPolicy: {retries: 0}\n",
         );
-        let out = run_script(&in_image(shell, "app-0", s), &cache);
         assert_eq!(out.code, Some(0), "{shell}/{installer}: {}", out.output);
         let installed = &out.report().installed;
         assert!(
@@ -61,13 +77,12 @@ fn protect_keeps_the_image_versions_the_app_imports() {
 fn a_requirement_needing_another_image_version_is_a_conflict_naming_both_sides() {
     let server = pypiserver();
     for (shell, installer) in COMBINATIONS {
-        let cache = Cache::new();
-        let s = authed(
+        let (out, cache) = install_in_image(
             &server,
+            (shell, installer),
             "[kaspr-img-app==2.0]",
-            &format!("installer: {installer}\ninstallPolicy: {{retries: 2}}\n"),
+            "installPolicy: {retries: 2}\n",
         );
-        let out = run_script(&in_image(shell, "app-0", s), &cache);
         assert_eq!(out.code, Some(1), "{}", out.output);
         let report = out.report();
         assert_eq!(
