@@ -12,9 +12,9 @@ crd:
 ci:
     bash .ci/run
 
-lint:
-    cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
+# fmt, clippy, doc, shellcheck, ruff, cargo-deny, MSRV (see xtask/src/lint.rs); or name steps.
+lint *steps:
+    cargo xtask lint {{steps}}
 
 # Benchmarks (criterion): warm path vs a pip start; build and status.
 bench:

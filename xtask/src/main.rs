@@ -2,9 +2,12 @@
 //!
 //! - `crd [--check]`   write `crds/kasprapp.crd.yaml` from the Rust types, or fail if it is stale
 //! - `test`            prepare every part the tests need, then run all of them
+//! - `lint [step...]`  every check that is not a test: fmt, clippy, doc, shellcheck on the
+//!   rendered install script, ruff on its Python, cargo-deny, the MSRV (see `lint.rs`)
 //! - `bench`           the criterion benchmarks (warm path vs a pip start; build and status)
 
 mod crd;
+mod lint;
 mod test;
 
 use anyhow::{Result, bail};
@@ -15,8 +18,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("crd") => crd::run(&rest),
         Some("test") => test::run(&rest),
+        Some("lint") => lint::run(&rest),
         Some("bench") => bench(&rest),
-        _ => bail!("usage: cargo xtask crd [--check] | test | bench"),
+        _ => bail!("usage: cargo xtask crd [--check] | test | lint [step...] | bench"),
     }
 }
 

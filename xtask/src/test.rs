@@ -72,7 +72,7 @@ pub fn run(args: &[&str]) -> Result<()> {
 }
 
 /// Creates (once) the venv with the Python tools the tests drive, and returns its path.
-fn prepare_venv(root: &Path) -> Result<PathBuf> {
+pub(crate) fn prepare_venv(root: &Path) -> Result<PathBuf> {
     let venv = root.join("target/test-venv");
     let requirements = std::fs::read_to_string(root.join(REQUIREMENTS))
         .with_context(|| format!("reading {REQUIREMENTS}"))?;
@@ -104,7 +104,7 @@ fn prepare_venv(root: &Path) -> Result<PathBuf> {
     Ok(venv)
 }
 
-fn cargo_command(root: &Path) -> Command {
+pub(crate) fn cargo_command(root: &Path) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root);
     cmd

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use kaspr_reconcile::build::{Existing, build};
+use kaspr_reconcile::validate;
 use kaspr_types::KasprApp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -47,15 +48,16 @@ pub fn render_app(value: Value) -> Result<String, String> {
     app.metadata
         .namespace
         .get_or_insert_with(|| "default".into());
-    if let Err(errors) = app.spec.check() {
+    // Offline: no Secret is read, so a missing one cannot be known here.
+    let validated = validate(&app, None).map_err(|errors| {
         let lines: Vec<String> = errors.0.iter().map(|e| format!("  {e}")).collect();
-        return Err(format!("KasprApp {name} is invalid:\n{}", lines.join("\n")));
-    }
-    for w in app.spec.warnings() {
+        format!("KasprApp {name} is invalid:\n{}", lines.join("\n"))
+    })?;
+    for w in validated.warnings() {
         eprintln!("warning: KasprApp {name}: {w}");
     }
     // No cluster, so no pods: the live set holds only the desired hash.
-    let desired = build(&app, &Existing::default()).map_err(|e| e.to_string())?;
+    let desired = build(&validated, &Existing::default()).map_err(|e| e.to_string())?;
     let mut out = String::new();
     for object in desired.objects() {
         out.push_str("---\n");

@@ -1,16 +1,14 @@
 //! The binary run as a user runs it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use kaspr_test_support::examples::example_files;
+use kaspr_test_support::workspace_root;
 use serde::Deserialize;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kaspr-operator"))
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -29,22 +27,9 @@ fn render(file: &Path) -> Output {
         .expect("runs")
 }
 
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("readable").flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(yaml_files(&p));
-        } else if p.extension().is_some_and(|e| e == "yaml") {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[test]
 fn render_succeeds_on_every_example() {
-    let files = yaml_files(&root().join("examples"));
+    let files = example_files();
     assert!(files.len() >= 8, "{files:?}");
     for file in files {
         let out = render(&file);
@@ -110,7 +95,7 @@ fn crd_prints_the_generated_crd() {
     let (stdout, _) = text(&out);
     assert!(out.status.success());
     let committed =
-        std::fs::read_to_string(root().join("crds/kasprapp.crd.yaml")).expect("crd file");
+        std::fs::read_to_string(workspace_root().join("crds/kasprapp.crd.yaml")).expect("crd file");
     // Whole documents: the file is the printed CRD under a generated-file comment.
     let printed: serde_yaml::Value = serde_yaml::from_str(&stdout).expect("the output is YAML");
     let file: serde_yaml::Value = serde_yaml::from_str(&committed).expect("the file is YAML");

@@ -1,15 +1,47 @@
-//! The packages hash (DESIGN.md section 4).
+//! The packages hash of a KasprApp: what decides whether replicas need a new Python environment.
 //!
 //! `sha256` over canonical JSON (sorted keys, no whitespace) of what decides the installed
-//! environment: the requirements in their PEP 508 canonical form (deduplicated, sorted), the index
-//! URL, the extra index URLs (sorted), the trusted hosts (lowercased, sorted) and the installer.
-//! Absent or empty fields are left out. The hash is the first 16 hex characters.
+//! environment: the requirements in their PEP 508 canonical form (extras sorted, deduplicated,
+//! sorted), the index URL, the extra index URLs (sorted), the trusted hosts (lowercased, sorted),
+//! the installer, and `imagePackages` when it is `override`. Absent or empty fields are left out.
+//! The hash is the first 16 hex characters. The user-facing description is "The packages hash" in
+//! `docs/api.md` of the repository; the init container keys its environments by it
+//! (`docs/install-protocol.md`).
 //!
 //! Credentials, the install policy, cache settings and resources are deliberately not part of it:
 //! rotating a password or raising a timeout must not reinstall every replica.
 //!
-//! The test vectors in `tests/vectors.rs` pin the output: changing them is a breaking change,
+//! The test vectors in `tests/vectors*.rs` pin the output: changing them is a breaking change,
 //! because every running app would reinstall after an operator upgrade.
+//!
+//! # Example
+//!
+//! ```
+//! use kaspr_hash::{canonical_json, packages_hash};
+//! use kaspr_types::PythonPackagesSpec;
+//!
+//! let spec = PythonPackagesSpec {
+//!     packages: vec!["Requests == 2.31.0".into()],
+//!     ..Default::default()
+//! };
+//! // The text that is hashed, so that two specs can be compared by eye:
+//! assert_eq!(
+//!     canonical_json(&spec)?,
+//!     r#"{"installer":"pip","packages":["requests==2.31.0"]}"#
+//! );
+//! let hash = packages_hash(&spec)?;
+//! assert_eq!(hash.as_str(), "a38d296f011adb6e");
+//!
+//! // Spelling and repeats do not change the environment, so they do not change the hash.
+//! let respelled = PythonPackagesSpec {
+//!     packages: vec!["requests==2.31.0".into(), "requests ==2.31.0".into()],
+//!     ..spec.clone()
+//! };
+//! assert_eq!(packages_hash(&respelled)?, hash);
+//! # Ok::<(), kaspr_hash::HashError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -27,6 +59,7 @@ pub const HASH_LEN: usize = 16;
 pub struct PackagesHash(String);
 
 impl PackagesHash {
+    /// The 16 hex characters.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -38,11 +71,15 @@ impl fmt::Display for PackagesHash {
     }
 }
 
+/// Why a spec has no hash.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     /// The spec was not validated first; `KasprAppSpec::check` reports this with its field path.
     #[error("spec.pythonPackages.packages[{index}] is not a PEP 508 requirement")]
-    InvalidRequirement { index: usize },
+    InvalidRequirement {
+        /// The index of the requirement in `packages`.
+        index: usize,
+    },
 }
 
 /// The hash of a `pythonPackages` spec.

@@ -20,7 +20,10 @@ fn enterprise_app() -> KasprApp {
 
 fn benches(c: &mut Criterion) {
     let app = enterprise_app();
-    c.bench_function("validate (garde + pep508)", |b| b.iter(|| app.spec.check()));
+    c.bench_function("validate (garde + pep508 + hash)", |b| {
+        b.iter(|| kaspr_reconcile::validate(&app, None).map(|v| v.hash().map(str::to_owned)))
+    });
+    let validated = kaspr_reconcile::validate(&app, None).expect("valid");
     let pods: Vec<Pod> = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -30,11 +33,11 @@ fn benches(c: &mut Criterion) {
     )
     .expect("pods");
     let existing = Existing {
-        packages_pvc: None,
         pods: &pods,
+        ..Existing::default()
     };
     c.bench_function("build every child object (3 pods in the live set)", |b| {
-        b.iter(|| kaspr_reconcile::build::build(&app, &existing))
+        b.iter(|| kaspr_reconcile::build::build(&validated, &existing))
     });
     c.bench_function("status from 3 pods' reports", |b| {
         b.iter(|| {

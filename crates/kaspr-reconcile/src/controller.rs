@@ -2,11 +2,11 @@
 //! observe -> validate -> build -> apply -> status.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use k8s_openapi::NamespaceResourceScope;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
@@ -14,17 +14,20 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
+use tracing::instrument;
 
-use crate::build::{self, Desired};
+use crate::apply::apply_all;
+use crate::build;
 use crate::error::{Error, api_message};
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
-use crate::observe::{self, Snapshot};
+use crate::observe::{self, Snapshot, Stores, WatchErrors};
 use crate::status::{self, Blocked, Observed};
+use crate::validate::validate;
 
 /// Requeue while packages are installing: pods are watched too, this is a safety net.
 const REQUEUE_BUSY: Duration = Duration::from_secs(30);
@@ -38,9 +41,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// Shared by every reconcile.
 pub struct Context {
-    pub client: Client,
-    pub recorder: Recorder,
-    pub metrics: Metrics,
+    client: Client,
+    recorder: Recorder,
+    metrics: Metrics,
+    /// The caches observe reads, kept by the controller's watches.
+    stores: Stores,
     /// Install reports already counted (pod uid + restart count).
     seen_reports: Mutex<HashSet<String>>,
     /// Consecutive failures per app, for the error policy's backoff.
@@ -48,7 +53,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Metrics) -> Self {
+    pub fn new(client: Client, metrics: Metrics, stores: Stores) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -57,6 +62,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
+            stores,
             seen_reports: Mutex::default(),
             failures: Mutex::default(),
         }
@@ -64,6 +70,7 @@ impl Context {
 }
 
 /// One reconcile of one KasprApp.
+#[instrument(skip_all, fields(name = %app.name_any(), namespace = %app.namespace().unwrap_or_default()))]
 pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_inner(&app, &ctx).await;
@@ -79,29 +86,28 @@ pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, 
 
 async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error> {
     ctx.metrics.record_spec(app);
-    let snapshot = match observe::observe(&ctx.client, app).await {
+    let snapshot = match observe::observe(&ctx.client, &ctx.stores, app).await {
         Ok(snapshot) => snapshot,
         Err(error) => return Err(show_read_failure(ctx, app, error).await),
     };
-
-    if let Err(errors) = app.spec.check() {
-        let blocked = Blocked::InvalidSpec(errors.to_string());
-        warn(ctx, app, blocked.reason(), &blocked.message()).await;
-        write_status(ctx, app, &snapshot, None, Some(blocked)).await?;
-        // Nothing to retry: a fixed spec is a change, and changes trigger a reconcile.
-        return Ok(Action::await_change());
-    }
-    for warning in app.spec.warnings() {
-        tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), "{warning}");
-    }
-    let existing = build::Existing {
-        packages_pvc: snapshot.packages_pvc.as_ref(),
-        pods: &snapshot.pods,
+    let validated = match validate(app, snapshot.credentials.as_ref()) {
+        Ok(validated) => validated,
+        Err(errors) => {
+            let blocked = Blocked::InvalidSpec(errors.to_string());
+            warn(ctx, app, blocked.reason(), &blocked.message()).await;
+            write_status(ctx, app, &snapshot, None, Some(blocked)).await?;
+            // Nothing to retry: a fixed spec is a change, and changes trigger a reconcile.
+            return Ok(Action::await_change());
+        }
     };
-    let desired = build::build(app, &existing)?;
-    let hash = desired.hash.as_deref();
-    let blocked = snapshot.secret_problem.clone();
-    if let Err(error) = apply_all(ctx, app, &desired, blocked.is_none()).await {
+    for warning in validated.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let desired = build::build(&validated, &snapshot.existing())?;
+    let hash = validated.hash();
+    let blocked = validated.secret_problem().cloned();
+    let ns = app.namespace().ok_or(Error::NoNamespace)?;
+    if let Err(error) = apply_all(&ctx.client, &ns, &desired, blocked.is_none()).await {
         return Err(show_apply_failure(ctx, app, &snapshot, hash, error).await);
     }
     if let Some(b) = &blocked {
@@ -124,9 +130,10 @@ fn next_check(blocked: Option<&Blocked>, state: Option<PackagesState>) -> Action
 /// Longest API message copied into the status and the event.
 const API_MESSAGE_MAX: usize = 1024;
 
-/// Makes a refused apply visible where users look (`Ready=False`, reason `ApplyFailed`, and a
-/// Warning event, both with the API's message) and hands the error back for the error policy.
-/// Without this the status stays stale and only the operator's log says why.
+/// Makes a refused apply or delete visible where users look (`Ready=False`, reason
+/// `ApplyFailed` or `DeleteFailed`, and a Warning event, both with the API's message) and hands
+/// the error back for the error policy. Without this the status stays stale and only the
+/// operator's log says why.
 async fn show_apply_failure(
     ctx: &Context,
     app: &KasprApp,
@@ -134,18 +141,25 @@ async fn show_apply_failure(
     hash: Option<&str>,
     error: Error,
 ) -> Error {
-    let Error::Apply { kind, name, source } = &error else {
-        return error;
-    };
-    let blocked = Blocked::ApplyFailed {
-        kind: (*kind).to_owned(),
-        name: name.clone(),
-        message: api_message(source).chars().take(API_MESSAGE_MAX).collect(),
+    let message =
+        |source: &kube::Error| api_message(source).chars().take(API_MESSAGE_MAX).collect();
+    let blocked = match &error {
+        Error::Apply { kind, name, source } => Blocked::ApplyFailed {
+            kind: (*kind).to_owned(),
+            name: name.clone(),
+            message: message(source),
+        },
+        Error::Delete { kind, name, source } => Blocked::DeleteFailed {
+            kind: (*kind).to_owned(),
+            name: name.clone(),
+            message: message(source),
+        },
+        _ => return error,
     };
     warn(ctx, app, blocked.reason(), &blocked.message()).await;
     if let Err(e) = write_status(ctx, app, snapshot, hash, Some(blocked)).await {
         // The apply error is the one to retry on; this one is only logged.
-        tracing::warn!(app = %app.name_any(), error = %e, "writing the ApplyFailed status failed");
+        tracing::warn!(error = %e, "writing the {} status failed", error.metric_label());
     }
     error
 }
@@ -154,75 +168,19 @@ async fn show_apply_failure(
 /// the API's message) without touching the rest of the last known status, and hands the error
 /// back for the error policy.
 async fn show_read_failure(ctx: &Context, app: &KasprApp, error: Error) -> Error {
-    let Some((what, source)) = error.failed_read() else {
+    let Some((what, message)) = error.failed_read() else {
         return error;
     };
     let blocked = Blocked::ReadFailed {
         what,
-        message: api_message(source).chars().take(API_MESSAGE_MAX).collect(),
+        message: message.chars().take(API_MESSAGE_MAX).collect(),
     };
     warn(ctx, app, blocked.reason(), &blocked.message()).await;
     let status = status::with_blocked_ready(app, &blocked, status::now());
     if let Err(e) = patch_status(&ctx.client, app, &status).await {
-        tracing::warn!(app = %app.name_any(), error = %e, "writing the ReadFailed status failed");
+        tracing::warn!(error = %e, "writing the ReadFailed status failed");
     }
     error
-}
-
-/// Server-side applies every child; the StatefulSet only when `rollout` (a missing Secret holds
-/// the rollout so running pods keep running). The live set goes before the StatefulSet, so a new
-/// hash is protected before any pod runs it, and is kept current while the rollout is held.
-async fn apply_all(
-    ctx: &Context,
-    app: &KasprApp,
-    desired: &Desired,
-    rollout: bool,
-) -> Result<(), Error> {
-    let ns = app.namespace().ok_or(Error::NoNamespace)?;
-    let client = &ctx.client;
-    apply(client, &ns, &desired.service_account).await?;
-    apply(client, &ns, &desired.config_map).await?;
-    apply(client, &ns, &desired.headless_service).await?;
-    apply(client, &ns, &desired.api_service).await?;
-    if let Some(pvc) = &desired.packages_pvc {
-        apply(client, &ns, pvc).await?;
-    }
-    if let Some(live) = &desired.live_set {
-        apply(client, &ns, live).await?;
-    }
-    if rollout {
-        apply(client, &ns, &desired.statefulset).await?;
-    }
-    Ok(())
-}
-
-/// Server-side apply of one namespaced object, as our field manager (forcing conflicts). A
-/// failure names the object's kind and name.
-async fn apply<K>(client: &Client, ns: &str, object: &K) -> Result<(), Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + k8s_openapi::Resource
-        + Clone
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let name = object.meta().name.clone().unwrap_or_default();
-    match Api::<K>::namespaced(client.clone(), ns)
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(object),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(source) => Err(Error::Apply {
-            kind: <K as k8s_openapi::Resource>::KIND,
-            name,
-            source,
-        }),
-    }
 }
 
 fn count_new_reports(ctx: &Context, app: &KasprApp, snapshot: &Snapshot, hash: Option<&str>) {
@@ -249,7 +207,7 @@ async fn write_status(
     let observed = Observed {
         app,
         hash,
-        statefulset: snapshot.statefulset.as_ref(),
+        statefulset: snapshot.statefulset.as_deref(),
         pods: &snapshot.pods,
         blocked,
     };
@@ -307,43 +265,63 @@ pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Act
     let delay = BACKOFF_BASE
         .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(10)))
         .min(BACKOFF_MAX);
-    tracing::warn!(app = %app.name_any(), namespace = ?app.namespace(), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
+    tracing::warn!(name = %app.name_any(), namespace = ?app.namespace(), error = %error, kind = error.metric_label(), retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
 /// Runs the controller until the process is told to stop.
+///
+/// The watches of StatefulSets, pods, PVCs and ConfigMaps (metadata) both trigger reconciles and
+/// fill the caches observe reads, so a reconcile makes no read of its own but the Secret's.
 pub async fn run(client: Client, metrics: Metrics) {
+    let (stores, writers) = Stores::new();
+    let errors = stores.errors().clone();
+    let ctx = Arc::new(Context::new(client.clone(), metrics, stores));
     let apps = Api::<KasprApp>::all(client.clone());
-    let ctx = Arc::new(Context::new(client.clone(), metrics));
     let controller = Controller::new(apps, watcher::Config::default().any_semantic());
-    let store = controller.store();
-    let pods = watcher::Config::default().labels(names::APP_LABEL);
+    let app_store = controller.store();
+    let all = watcher::Config::default;
+    let statefulsets = cached(
+        watcher(Api::<StatefulSet>::all(client.clone()), all()),
+        writers.statefulsets,
+        &errors,
+    );
+    let pvcs = cached(
+        watcher(Api::<PersistentVolumeClaim>::all(client.clone()), all()),
+        writers.pvcs,
+        &errors,
+    );
+    // Metadata is all the live set's cache needs (whether it exists, who owns it).
+    let config_maps = cached(
+        watcher(
+            Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+            all(),
+        ),
+        writers.config_maps,
+        &errors,
+    );
+    let pods = cached(
+        watcher(
+            Api::<Pod>::all(client.clone()),
+            all().labels(names::APP_LABEL),
+        ),
+        writers.pods,
+        &errors,
+    );
     // Secrets: metadata only, so the operator never holds secret values in memory.
     let secrets = Api::<PartialObjectMeta<Secret>>::all(client.clone());
     controller
-        .owns(
-            Api::<StatefulSet>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .owns(
-            Api::<Service>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .owns(
-            Api::<ConfigMap>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .owns(
-            Api::<PersistentVolumeClaim>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .watches(Api::<Pod>::all(client.clone()), pods, |pod| {
+        .owns_stream(statefulsets)
+        .owns(Api::<Service>::all(client.clone()), all())
+        .owns_stream(config_maps)
+        .owns_stream(pvcs)
+        .watches_stream(pods, |pod| {
             let app = pod.labels().get(names::APP_LABEL).cloned();
             app.map(|name| ObjectRef::new(&name).within(&pod.namespace().unwrap_or_default()))
         })
-        .watches(secrets, watcher::Config::default(), move |secret| {
+        .watches(secrets, all(), move |secret| {
             crate::mapper::apps_referencing_secret(
-                &store.state(),
+                &app_store.state(),
                 &secret.name_any(),
                 secret.namespace().as_deref(),
             )
@@ -356,4 +334,24 @@ pub async fn run(client: Client, metrics: Metrics) {
             }
         })
         .await;
+}
+
+/// One watch that fills `writer`'s cache (managed fields dropped: nothing reads them) and notes
+/// its errors for observe, as the trigger stream of the objects it touches.
+fn cached<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    writer: Writer<K>,
+    errors: &WatchErrors,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    let kind = K::kind(&()).into_owned();
+    let errors = errors.clone();
+    events
+        .default_backoff()
+        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect(move |item| errors.record(&kind, item))
+        .touched_objects()
 }

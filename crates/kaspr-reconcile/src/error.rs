@@ -1,23 +1,17 @@
 use thiserror::Error;
 
-/// Why a reconcile failed: one variant per API call, so a log line or a metric says which call
-/// broke. Each variant is retried with backoff by the error policy.
+/// Why a reconcile failed: one variant per API call (or per cache observe reads), so a log line
+/// or a metric says which one broke. Each is retried with backoff by the error policy.
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("getting StatefulSet {name}: {source}")]
-    GetStatefulSet {
-        name: String,
-        #[source]
-        source: kube::Error,
+    /// A cache kept by the controller's watches has not been filled yet (its watch fails).
+    #[error("reading {what} from the operator's cache: {message}")]
+    CacheNotSynced {
+        /// What was to be read, e.g. `StatefulSet orders-app`.
+        what: String,
+        /// The watch's last error, or why there is none.
+        message: String,
     },
-    #[error("getting PersistentVolumeClaim {name}: {source}")]
-    GetPvc {
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-    #[error("listing the app's pods: {0}")]
-    ListPods(#[source] kube::Error),
     #[error("getting Secret {name}: {source}")]
     GetSecret {
         name: String,
@@ -31,12 +25,19 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Deleting a child the spec no longer asks for.
+    #[error("deleting {kind} {name}: {source}")]
+    Delete {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("patching the KasprApp status: {0}")]
     PatchStatus(#[source] kube::Error),
+    /// Rendering the install script (the template engine's message).
     #[error("rendering the install script: {0}")]
-    Render(#[from] askama::Error),
-    #[error("computing the packages hash: {0}")]
-    Hash(#[from] kaspr_hash::HashError),
+    Render(String),
     #[error("KasprApp has no namespace")]
     NoNamespace,
 }
@@ -46,29 +47,24 @@ impl Error {
     /// logs (a fixed set, so the metric's cardinality stays bounded).
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::GetStatefulSet { .. } => "get_statefulset",
-            Error::GetPvc { .. } => "get_pvc",
-            Error::ListPods(_) => "list_pods",
+            Error::CacheNotSynced { .. } => "cache_not_synced",
             Error::GetSecret { .. } => "get_secret",
             Error::Apply { .. } => "apply",
+            Error::Delete { .. } => "delete",
             Error::PatchStatus(_) => "patch_status",
             Error::Render(_) => "render",
-            Error::Hash(_) => "hash",
             Error::NoNamespace => "no_namespace",
         }
     }
-}
 
-impl Error {
-    /// For a failed read: what was read (e.g. `StatefulSet orders-app`) and the API error.
-    pub fn failed_read(&self) -> Option<(String, &kube::Error)> {
+    /// For a failed read: what was read (e.g. `StatefulSet orders-app`) and what the user should
+    /// read about it (the API's own message).
+    pub(crate) fn failed_read(&self) -> Option<(String, String)> {
         match self {
-            Error::GetStatefulSet { name, source } => Some((format!("StatefulSet {name}"), source)),
-            Error::GetPvc { name, source } => {
-                Some((format!("PersistentVolumeClaim {name}"), source))
+            Error::CacheNotSynced { what, message } => Some((what.clone(), message.clone())),
+            Error::GetSecret { name, source } => {
+                Some((format!("Secret {name}"), api_message(source)))
             }
-            Error::ListPods(source) => Some(("the app's pods".to_owned(), source)),
-            Error::GetSecret { name, source } => Some((format!("Secret {name}"), source)),
             _ => None,
         }
     }
@@ -77,9 +73,19 @@ impl Error {
 /// What a user should read about a failed API call: the API server's own message (e.g. the
 /// field a 422 refused), else the client's error. Neither carries Secret values: the operator
 /// never sends any (Secrets are referenced with `secretKeyRef`).
-pub fn api_message(error: &kube::Error) -> String {
+pub(crate) fn api_message(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The same for a watch that failed: the API's message of the list or watch call underneath.
+pub(crate) fn watch_message(error: &kube::runtime::watcher::Error) -> String {
+    use kube::runtime::watcher::Error as W;
+    match error {
+        W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => api_message(e),
+        W::WatchError(status) if !status.message.is_empty() => status.message.clone(),
         other => other.to_string(),
     }
 }

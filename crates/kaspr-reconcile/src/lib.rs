@@ -1,18 +1,23 @@
-//! Reconciling a KasprApp: `observe` (the app, its Secret, StatefulSet, pods) -> `validate` ->
-//! `build` (pure: no client) -> `apply` (server-side apply, one field manager) -> `status` (pure)
-//! and one status patch.
+//! Reconciling a KasprApp: `observe` (the app's StatefulSet, pods, PVC and live set from the
+//! controller's caches, its Secret by name) -> `validate` (a [`ValidatedApp`] or every reason it
+//! cannot roll out) -> `build` (pure: no client) -> `apply` (server-side apply, one field
+//! manager; children the spec no longer asks for are deleted) -> `status` (pure) and one status
+//! patch.
 //!
-//! `build` and `status` are plain functions tested without any client; `controller` wires the
-//! stages into a kube-runtime Controller.
+//! `validate`, `build` and `status` are plain functions tested without any client; `controller`
+//! wires the stages into a kube-runtime Controller.
 
+mod apply;
 pub mod build;
 pub mod controller;
 pub mod error;
-pub mod mapper;
+mod mapper;
 pub mod metrics;
 pub mod names;
 pub mod observe;
 pub mod status;
+pub mod validate;
 
 pub use controller::{Context, run};
 pub use error::Error;
+pub use validate::{ValidatedApp, validate};

@@ -166,9 +166,9 @@ impl Metrics {
 
 /// The exporter side: a Prometheus registry fed by an OpenTelemetry meter provider.
 pub struct PrometheusExport {
-    pub registry: prometheus::Registry,
+    registry: prometheus::Registry,
     /// Keeps the pipeline alive; dropping it stops collection.
-    pub provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    _provider: opentelemetry_sdk::metrics::SdkMeterProvider,
 }
 
 impl PrometheusExport {
@@ -194,5 +194,11 @@ pub fn prometheus() -> Result<(Metrics, PrometheusExport), opentelemetry_sdk::er
         .with_reader(exporter)
         .build();
     let metrics = Metrics::new(&provider.meter("kaspr-operator"));
-    Ok((metrics, PrometheusExport { registry, provider }))
+    Ok((
+        metrics,
+        PrometheusExport {
+            registry,
+            _provider: provider,
+        },
+    ))
 }

@@ -9,48 +9,48 @@ use kube::ResourceExt;
 /// The init container that installs the packages.
 pub const INIT_CONTAINER: &str = "install-packages";
 /// The main container.
-pub const MAIN_CONTAINER: &str = "kaspr";
+pub(crate) const MAIN_CONTAINER: &str = "kaspr";
 /// Pod-template annotation holding the packages hash; a change rolls the StatefulSet.
 pub const HASH_ANNOTATION: &str = "kaspr.io/python-packages-hash";
 /// Label carrying the app's name on every child object and pod.
-pub const APP_LABEL: &str = "kaspr.io/app";
+pub(crate) const APP_LABEL: &str = "kaspr.io/app";
 /// The one field manager of every server-side apply.
-pub const FIELD_MANAGER: &str = "kaspr-operator";
+pub(crate) const FIELD_MANAGER: &str = "kaspr-operator";
 const KIND: &str = "KasprApp";
 
 /// `<name>-app`: the StatefulSet, its headless Service and the ServiceAccount.
-pub fn component(app: &KasprApp) -> String {
+pub(crate) fn component(app: &KasprApp) -> String {
     format!("{}-app", app.name_any())
 }
 
 /// `<name>-app-api`: the ClusterIP Service of the web port.
-pub fn api_service(app: &KasprApp) -> String {
+pub(crate) fn api_service(app: &KasprApp) -> String {
     format!("{}-api", component(app))
 }
 
 /// `<name>-app-config`: the app's settings as `K_*` keys.
-pub fn config_map(app: &KasprApp) -> String {
+pub(crate) fn config_map(app: &KasprApp) -> String {
     format!("{}-config", component(app))
 }
 
 /// `<name>-app-pv`: the table storage volume (claim template or emptyDir).
-pub fn table_volume(app: &KasprApp) -> String {
+pub(crate) fn table_volume(app: &KasprApp) -> String {
     format!("{}-pv", component(app))
 }
 
 /// `<name>-app-python-packages`: the shared packages PVC.
-pub fn packages_pvc(app: &KasprApp) -> String {
+pub(crate) fn packages_pvc(app: &KasprApp) -> String {
     format!("{}-python-packages", component(app))
 }
 
 /// `<name>-app-python-packages`: the live-set ConfigMap (the packages hashes in use), named
 /// like the packages PVC it protects.
-pub fn live_set(app: &KasprApp) -> String {
+pub(crate) fn live_set(app: &KasprApp) -> String {
     packages_pvc(app)
 }
 
 /// Labels that select the app's pods, exactly as upstream (selectors are immutable).
-pub fn selector_labels(app: &KasprApp) -> BTreeMap<String, String> {
+pub(crate) fn selector_labels(app: &KasprApp) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("kaspr.io/cluster".to_owned(), app.name_any()),
         ("kaspr.io/name".to_owned(), component(app)),
@@ -59,7 +59,7 @@ pub fn selector_labels(app: &KasprApp) -> BTreeMap<String, String> {
 }
 
 /// Labels on every child object and pod.
-pub fn labels(app: &KasprApp) -> BTreeMap<String, String> {
+pub(crate) fn labels(app: &KasprApp) -> BTreeMap<String, String> {
     let mut labels = selector_labels(app);
     let name = app.name_any();
     labels.extend([

@@ -1,73 +1,232 @@
-//! The `observe` stage: read what the reconcile depends on. Secret values are looked at only to
-//! see which keys exist, and are dropped at once.
+//! The `observe` stage: read what the reconcile depends on, and judge nothing. The app's
+//! StatefulSet, pods, packages PVC and live-set ConfigMap come from the caches the controller's
+//! watches keep ([`Stores`]); the credentials Secret is read by name (Secrets are not cached: that
+//! would hold every Secret's value), and only the names of its keys are kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use kaspr_types::KasprApp;
-use kube::api::{Api, ListParams};
-use kube::{Client, ResourceExt};
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
 
-use crate::error::Error;
+use crate::build::Existing;
+use crate::error::{Error, watch_message};
 use crate::names;
-use crate::status::Blocked;
 
-/// What exists in the cluster for one app.
-pub struct Snapshot {
-    pub statefulset: Option<StatefulSet>,
-    pub packages_pvc: Option<PersistentVolumeClaim>,
-    pub pods: Vec<Pod>,
-    /// Set when the credentials Secret or one of its keys is missing.
-    pub secret_problem: Option<Blocked>,
+/// How long a reconcile waits for a cache that has not been filled yet (the operator just
+/// started) before it says so in the status as a failed read.
+const SYNC_WAIT: Duration = Duration::from_secs(10);
+
+/// The caches observe reads. The controller's watches fill them through the [`Writers`] that
+/// [`Stores::new`] returns; a test fills those writers itself.
+#[derive(Clone)]
+pub struct Stores {
+    statefulsets: Store<StatefulSet>,
+    pods: Store<Pod>,
+    pvcs: Store<PersistentVolumeClaim>,
+    /// Metadata only: whether the live-set ConfigMap exists and who owns it.
+    config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    errors: WatchErrors,
+    sync_wait: Duration,
 }
 
-pub async fn observe(client: &Client, app: &KasprApp) -> Result<Snapshot, Error> {
+/// The writing ends of [`Stores`].
+pub struct Writers {
+    pub statefulsets: reflector::store::Writer<StatefulSet>,
+    pub pods: reflector::store::Writer<Pod>,
+    pub pvcs: reflector::store::Writer<PersistentVolumeClaim>,
+    pub config_maps: reflector::store::Writer<PartialObjectMeta<ConfigMap>>,
+}
+
+impl Stores {
+    /// Empty caches, not ready until their writers have seen a first full list.
+    pub fn new() -> (Stores, Writers) {
+        let (statefulsets, sts_writer) = reflector::store();
+        let (pods, pods_writer) = reflector::store();
+        let (pvcs, pvcs_writer) = reflector::store();
+        let (config_maps, cm_writer) = reflector::store();
+        let stores = Stores {
+            statefulsets,
+            pods,
+            pvcs,
+            config_maps,
+            errors: WatchErrors::default(),
+            sync_wait: SYNC_WAIT,
+        };
+        let writers = Writers {
+            statefulsets: sts_writer,
+            pods: pods_writer,
+            pvcs: pvcs_writer,
+            config_maps: cm_writer,
+        };
+        (stores, writers)
+    }
+
+    /// The last error of each watch, for a cache that is not ready.
+    pub(crate) fn errors(&self) -> &WatchErrors {
+        &self.errors
+    }
+
+    #[cfg(test)]
+    fn with_sync_wait(mut self, wait: Duration) -> Self {
+        self.sync_wait = wait;
+        self
+    }
+
+    /// Waits (a bounded time) for `store`'s first full list; `what` names the read that needs it.
+    async fn synced<K>(&self, store: &Store<K>, what: impl FnOnce() -> String) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        let ready = tokio::time::timeout(self.sync_wait, store.wait_until_ready()).await;
+        if matches!(ready, Ok(Ok(()))) {
+            return Ok(());
+        }
+        let kind = <K as Resource>::kind(&());
+        let message = self.errors.last(&kind).unwrap_or_else(|| match ready {
+            Ok(Err(_)) => format!("the {kind} watch has stopped"),
+            _ => format!(
+                "the {kind} watch has not listed them yet after {}s",
+                self.sync_wait.as_secs()
+            ),
+        });
+        Err(Error::CacheNotSynced {
+            what: what(),
+            message,
+        })
+    }
+}
+
+/// The last error of each watch (by kind), cleared by the next event that brings objects.
+#[derive(Clone, Default)]
+pub(crate) struct WatchErrors(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl WatchErrors {
+    /// Notes what a watch of `kind` yielded. The `Init` that starts every (re)list is no sign of
+    /// success (the list may fail right after it), so it leaves an error in place.
+    pub(crate) fn record<K>(&self, kind: &str, item: &Result<watcher::Event<K>, watcher::Error>) {
+        let Ok(mut errors) = self.0.lock() else {
+            return;
+        };
+        match item {
+            Ok(watcher::Event::Init) => None,
+            Ok(_) => errors.remove(kind),
+            Err(e) => errors.insert(kind.to_owned(), watch_message(e)),
+        };
+    }
+
+    fn last(&self, kind: &str) -> Option<String> {
+        self.0.lock().ok()?.get(kind).cloned()
+    }
+}
+
+/// The credentials Secret as read by name: the names of its keys (in `data` or `stringData`),
+/// never their values, which are dropped at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretKeys {
+    pub name: String,
+    /// None when there is no Secret of that name.
+    pub keys: Option<BTreeSet<String>>,
+}
+
+impl SecretKeys {
+    /// The key names of `secret` (None: it does not exist).
+    pub fn of(name: &str, secret: Option<&Secret>) -> Self {
+        let keys = secret.map(|s| {
+            let data = s.data.iter().flat_map(|d| d.keys());
+            let string_data = s.string_data.iter().flat_map(|d| d.keys());
+            data.chain(string_data).cloned().collect()
+        });
+        SecretKeys {
+            name: name.to_owned(),
+            keys,
+        }
+    }
+}
+
+/// What exists in the cluster for one app.
+pub(crate) struct Snapshot {
+    pub statefulset: Option<Arc<StatefulSet>>,
+    pub packages_pvc: Option<Arc<PersistentVolumeClaim>>,
+    /// The live-set ConfigMap's metadata.
+    pub live_set: Option<Arc<PartialObjectMeta<ConfigMap>>>,
+    /// Every pod of the app, by name.
+    pub pods: Vec<Pod>,
+    /// The credentials Secret; None when the spec references none.
+    pub credentials: Option<SecretKeys>,
+}
+
+impl Snapshot {
+    /// What `build` needs of it.
+    pub(crate) fn existing(&self) -> Existing<'_> {
+        Existing {
+            packages_pvc: self.packages_pvc.as_deref(),
+            live_set: self.live_set.as_deref().map(|m| &m.metadata),
+            pods: &self.pods,
+        }
+    }
+}
+
+pub(crate) async fn observe(
+    client: &Client,
+    stores: &Stores,
+    app: &KasprApp,
+) -> Result<Snapshot, Error> {
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
-    let name = names::component(app);
-    let statefulset = Api::<StatefulSet>::namespaced(client.clone(), &ns)
-        .get_opt(&name)
-        .await
-        .map_err(|source| Error::GetStatefulSet { name, source })?;
-    let packages_pvc = packages_pvc(client, &ns, app).await?;
-    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default().labels(&format!("{}={}", names::APP_LABEL, app.name_any())))
-        .await
-        .map_err(Error::ListPods)?
-        .items;
-    let secret_problem = secret_problem(client, &ns, app).await?;
+    let sts_name = names::component(app);
+    let pvc_name = names::packages_pvc(app);
+    let live_name = names::live_set(app);
+    stores
+        .synced(&stores.statefulsets, || format!("StatefulSet {sts_name}"))
+        .await?;
+    stores
+        .synced(&stores.pods, || "the app's pods".to_owned())
+        .await?;
+    stores
+        .synced(&stores.pvcs, || format!("PersistentVolumeClaim {pvc_name}"))
+        .await?;
+    stores
+        .synced(&stores.config_maps, || format!("ConfigMap {live_name}"))
+        .await?;
+    let app_name = app.name_any();
+    let mut pods: Vec<Pod> = stores
+        .pods
+        .state()
+        .iter()
+        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|p| p.labels().get(names::APP_LABEL) == Some(&app_name))
+        .map(|p| Pod::clone(p))
+        .collect();
+    // As a list returns them: the status reads the first failed pod, so keep it stable.
+    pods.sort_by_key(|p| p.name_any());
     Ok(Snapshot {
-        statefulset,
-        packages_pvc,
+        statefulset: stores
+            .statefulsets
+            .get(&ObjectRef::new(&sts_name).within(&ns)),
+        packages_pvc: stores.pvcs.get(&ObjectRef::new(&pvc_name).within(&ns)),
+        live_set: stores
+            .config_maps
+            .get(&ObjectRef::new(&live_name).within(&ns)),
         pods,
-        secret_problem,
+        credentials: credentials(client, &ns, app).await?,
     })
 }
 
-/// The shared packages PVC, looked up only when the cache is on (its size may only grow).
-async fn packages_pvc(
+/// The key names of the Secret the spec references, read by name only: listing Secrets would
+/// need read access to every Secret's value. A blocked app is re-checked on a short requeue
+/// (see `controller::REQUEUE_BLOCKED`) and when the Secret's metadata watch sees it appear.
+async fn credentials(
     client: &Client,
     ns: &str,
     app: &KasprApp,
-) -> Result<Option<PersistentVolumeClaim>, Error> {
-    let cache_on = app
-        .spec
-        .python_packages
-        .as_ref()
-        .is_some_and(|p| p.cache.enabled);
-    if !cache_on {
-        return Ok(None);
-    }
-    let name = names::packages_pvc(app);
-    Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
-        .get_opt(&name)
-        .await
-        .map_err(|source| Error::GetPvc { name, source })
-}
-
-async fn secret_problem(
-    client: &Client,
-    ns: &str,
-    app: &KasprApp,
-) -> Result<Option<Blocked>, Error> {
+) -> Result<Option<SecretKeys>, Error> {
     let Some(creds) = app
         .spec
         .python_packages
@@ -76,45 +235,128 @@ async fn secret_problem(
     else {
         return Ok(None);
     };
-    let r = &creds.secret_ref;
-    // By name only: listing Secrets would need read access to every Secret's value. A blocked
-    // app is re-checked on a short requeue (see `controller::REQUEUE_BLOCKED`).
+    let name = &creds.secret_ref.name;
     let secret = Api::<Secret>::namespaced(client.clone(), ns)
-        .get_opt(&r.name)
+        .get_opt(name)
         .await
         .map_err(|source| Error::GetSecret {
-            name: r.name.clone(),
+            name: name.clone(),
             source,
         })?;
-    Ok(missing_key(
-        secret.as_ref(),
-        &r.name,
-        [&r.username_key, &r.password_key],
-    ))
+    Ok(Some(SecretKeys::of(name, secret.as_ref())))
 }
 
-/// The first problem with the referenced Secret, if any.
-pub fn missing_key<'a>(
-    secret: Option<&Secret>,
-    name: &str,
-    keys: impl IntoIterator<Item = &'a String>,
-) -> Option<Blocked> {
-    let Some(secret) = secret else {
-        return Some(Blocked::SecretMissing {
-            secret: name.to_owned(),
-        });
-    };
-    keys.into_iter()
-        .find(|k| {
-            let in_data = secret.data.as_ref().is_some_and(|d| d.contains_key(*k));
-            let in_string_data = secret
-                .string_data
-                .as_ref()
-                .is_some_and(|d| d.contains_key(*k));
-            !in_data && !in_string_data
-        })
-        .map(|k| Blocked::SecretKeyMissing {
-            secret: name.to_owned(),
-            key: k.clone(),
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> KasprApp {
+        serde_yaml::from_str(
+            "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: orders, namespace: default}\nspec: {bootstrapServers: 'k:9092'}",
+        )
+        .expect("app")
+    }
+
+    fn offline_client() -> Client {
+        let (service, _handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        Client::new(service, "default")
+    }
+
+    fn pod(name: &str, ns: &str, app: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": ns, "labels": {names::APP_LABEL: app}}
+        }))
+        .expect("pod")
+    }
+
+    #[tokio::test]
+    async fn reads_the_apps_pods_from_the_cache_by_namespace_and_label_in_name_order() {
+        let (stores, mut w) = Stores::new();
+        w.pods.apply_watcher_event(&watcher::Event::Init);
+        for p in [
+            pod("orders-app-1", "default", "orders"),
+            pod("orders-app-0", "default", "orders"),
+            pod("orders-app-0", "other", "orders"),
+            pod("billing-app-0", "default", "billing"),
+        ] {
+            w.pods.apply_watcher_event(&watcher::Event::InitApply(p));
+        }
+        w.pods.apply_watcher_event(&watcher::Event::InitDone);
+        for w in [
+            &mut w.statefulsets as &mut dyn Ready,
+            &mut w.pvcs,
+            &mut w.config_maps,
+        ] {
+            w.ready();
+        }
+        let snapshot = observe(&offline_client(), &stores, &app())
+            .await
+            .expect("observed");
+        let names: Vec<String> = snapshot.pods.iter().map(|p| p.name_any()).collect();
+        assert_eq!(names, ["orders-app-0", "orders-app-1"]);
+        assert!(snapshot.statefulset.is_none() && snapshot.credentials.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_cache_its_watch_cannot_fill_is_a_failed_read_with_the_watchs_error() {
+        let (stores, _writers) = Stores::new();
+        let stores = stores.with_sync_wait(Duration::from_millis(20));
+        let refused = kube::Error::Api(
+            kube::core::Status::failure("404 page not found", "NotFound")
+                .with_code(404)
+                .boxed(),
+        );
+        let errors = stores.errors();
+        errors.record::<StatefulSet>(
+            "StatefulSet",
+            &Err(watcher::Error::InitialListFailed(refused)),
+        );
+        // A relist starting again does not clear it; only objects arriving would.
+        errors.record::<StatefulSet>("StatefulSet", &Ok(watcher::Event::Init));
+        let Err(error) = observe(&offline_client(), &stores, &app()).await else {
+            panic!("observed without a synced cache");
+        };
+        assert_eq!(
+            error.failed_read(),
+            Some((
+                "StatefulSet orders-app".to_owned(),
+                "404 page not found".to_owned()
+            ))
+        );
+        assert_eq!(error.metric_label(), "cache_not_synced");
+    }
+
+    #[test]
+    fn secret_keys_are_names_only() {
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "pypi"},
+            "data": {"username": "dQ=="}, "stringData": {"password": "p"}
+        }))
+        .expect("secret");
+        let keys = SecretKeys::of("pypi", Some(&secret));
+        assert_eq!(
+            keys.keys,
+            Some(BTreeSet::from(["password".into(), "username".into()]))
+        );
+        assert!(!format!("{keys:?}").contains("dQ=="));
+        assert_eq!(SecretKeys::of("pypi", None).keys, None);
+    }
+
+    /// Marks an empty cache listed.
+    trait Ready {
+        fn ready(&mut self);
+    }
+
+    impl<K> Ready for reflector::store::Writer<K>
+    where
+        K: kube::runtime::reflector::Lookup + Clone + 'static,
+        K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+    {
+        fn ready(&mut self) {
+            self.apply_watcher_event(&watcher::Event::InitDone);
+        }
+    }
 }

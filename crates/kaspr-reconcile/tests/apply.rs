@@ -12,8 +12,6 @@ use serde_json::{Value, json};
 use support::{PLAIN, Verifier, app, condition, context, context_with};
 
 const STS_PATH: &str = "/apis/apps/v1/namespaces/default/statefulsets/orders-app";
-const PVC_PATH: &str =
-    "/api/v1/namespaces/default/persistentvolumeclaims/orders-app-python-packages";
 const SHARED_CACHE: &str =
     "    packages: [requests==2.31.0]\n    cache: {enabled: true, size: 1Gi}\n";
 
@@ -45,20 +43,12 @@ fn expanded_pvc() -> Value {
 
 #[tokio::test]
 async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches() {
-    let (ctx, handle) = context();
+    let (ctx, handle, mut cluster) = context();
     let app = app(SHARED_CACHE);
+    cluster.statefulsets(json!([existing_statefulset()]));
+    cluster.pvcs(json!([expanded_pvc()]));
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier::new(handle);
-    api.expect(
-        Method::GET,
-        STS_PATH,
-        StatusCode::OK,
-        existing_statefulset(),
-    )
-    .await;
-    api.expect(Method::GET, PVC_PATH, StatusCode::OK, expanded_pvc())
-        .await;
-    api.pods(json!([])).await;
     let applied = api.applies_of(true, true).await;
     let status = api.status(&app).await;
     api.nothing_more().await;
@@ -78,7 +68,7 @@ async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches
         .find(|v| v["name"] == "python-packages")
         .map(|v| v["persistentVolumeClaim"]["claimName"].clone());
     assert_eq!(claim, Some(json!("orders-app-python-packages")));
-    // The existing StatefulSet was read: its ready replica is in the status.
+    // The cached StatefulSet was read: its ready replica is in the status.
     assert_eq!(status["availableMembers"], "1/1");
     assert_eq!(status["pythonPackages"]["cacheMode"], "shared-pvc");
 
@@ -111,11 +101,10 @@ const VOLUMES_422: &str = "StatefulSet.apps \"orders-app\" is invalid: spec.temp
 #[tokio::test]
 async fn a_refused_statefulset_apply_sets_apply_failed_emits_a_warning_and_returns_the_error() {
     let (metrics, export) = kaspr_reconcile::metrics::prometheus().expect("exporter");
-    let (ctx, handle) = context_with(metrics);
+    let (ctx, handle, _cluster) = context_with(metrics);
     let app = app(PLAIN);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
     for path in [
         "/api/v1/namespaces/default/serviceaccounts/orders-app",
         "/api/v1/namespaces/default/configmaps/orders-app-config",
@@ -175,11 +164,10 @@ async fn a_refused_statefulset_apply_sets_apply_failed_emits_a_warning_and_retur
 
 #[tokio::test]
 async fn a_kind_the_api_does_not_serve_is_named_in_the_status() {
-    let (ctx, handle) = context();
+    let (ctx, handle, _cluster) = context();
     let app = app(PLAIN);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
     let not_served = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": "the server could not find the requested resource", "reason": "NotFound", "code": 404});
     api.expect(

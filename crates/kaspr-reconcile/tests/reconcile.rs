@@ -1,5 +1,6 @@
 //! Reconcile flows against a mock API server that asserts each request (method, path, body), in
-//! the kube-rs `ApiServerVerifier` style: one scenario per API interaction sequence.
+//! the kube-rs `ApiServerVerifier` style: one scenario per API interaction sequence. What the
+//! watches cache (pods, StatefulSet, PVC) is put into the caches; the Secret is the only read.
 
 mod support;
 
@@ -17,11 +18,10 @@ use support::{
 
 #[tokio::test]
 async fn first_reconcile_creates_everything() {
-    let (ctx, handle) = context();
+    let (ctx, handle, _cluster) = context();
     let app = app(PLAIN);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
     let sts = api
         .applies(true)
         .await
@@ -48,119 +48,8 @@ async fn first_reconcile_creates_everything() {
 }
 
 #[tokio::test]
-async fn missing_secret_holds_the_rollout() {
-    let (ctx, handle) = context();
-    let app = app(WITH_SECRET);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    let event = api.event().await;
-    assert_eq!(event["type"], "Warning");
-    assert_eq!(event["reason"], "SecretNotFound");
-    assert!(
-        event["note"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("pypi-creds")
-    );
-    let status = api.status(&app).await;
-    let c = condition(&status, "PythonPackagesReady");
-    assert_eq!(
-        (c["status"].as_str(), c["reason"].as_str()),
-        (Some("False"), Some("SecretNotFound"))
-    );
-    api.nothing_more().await;
-    assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(15)),
-        "a blocked app is checked again soon"
-    );
-}
-
-#[tokio::test]
-async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
-    let (ctx, handle) = context();
-    let app = app(WITH_SECRET);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg=="}});
-    api.expect(
-        Method::GET,
-        "/api/v1/namespaces/default/secrets/pypi-creds",
-        StatusCode::OK,
-        secret,
-    )
-    .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    let event = api.event().await;
-    assert_eq!(event["reason"], "SecretKeyNotFound");
-    let status = api.status(&app).await;
-    let message = condition(&status, "PythonPackagesReady")["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(message.contains("\"password\""), "{message}");
-    assert!(
-        !serde_json::to_string(&status)
-            .expect("json")
-            .contains("dXNlcg"),
-        "secret data leaked into status"
-    );
-    assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(15)),
-        "a blocked app is checked again soon"
-    );
-}
-
-#[tokio::test]
-async fn secret_present_rolls_out() {
-    let (ctx, handle) = context();
-    let app = app(WITH_SECRET);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg==", "password": "cHc="}});
-    api.expect(
-        Method::GET,
-        "/api/v1/namespaces/default/secrets/pypi-creds",
-        StatusCode::OK,
-        secret,
-    )
-    .await;
-    let sts = api
-        .applies(true)
-        .await
-        .statefulset
-        .expect("statefulset applied");
-    let env = sts["spec"]["template"]["spec"]["initContainers"][0]["env"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let password = env
-        .iter()
-        .find(|e| e["name"] == "PYPI_PASSWORD")
-        .expect("password env");
-    assert_eq!(
-        password["valueFrom"]["secretKeyRef"],
-        json!({"name": "pypi-creds", "key": "password"})
-    );
-    assert!(
-        !sts.to_string().contains("cHc="),
-        "secret data in the StatefulSet"
-    );
-    api.status(&app).await;
-    api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
-}
-
-#[tokio::test]
 async fn reports_on_pods_reach_the_status() {
-    let (ctx, handle) = context();
+    let (ctx, handle, mut cluster) = context();
     let app = app(PLAIN);
     let hash = kaspr_hash::packages_hash(app.spec.python_packages.as_ref().expect("pp"))
         .expect("hash")
@@ -171,10 +60,9 @@ async fn reports_on_pods_reach_the_status() {
     ))
     .expect("fixture");
     let pods = fixture.replace("a38d296f011adb6e", &hash);
+    cluster.pods(serde_json::from_str(&pods).expect("pods"));
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier::new(handle);
-    api.observe(serde_json::from_str(&pods).expect("pods"))
-        .await;
     api.applies(true).await;
     let status = api.status(&app).await;
     let pp = &status["pythonPackages"];
@@ -192,11 +80,10 @@ async fn reports_on_pods_reach_the_status() {
 
 #[tokio::test]
 async fn invalid_spec_applies_nothing_and_waits_for_a_change() {
-    let (ctx, handle) = context();
+    let (ctx, handle, _cluster) = context();
     let app = app("    packages: ['-e git+https://evil.example/x']\n");
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
     let mut api = Verifier::new(handle);
-    api.observe(json!([])).await;
     let event = api.event().await;
     assert_eq!(event["reason"], "InvalidSpec");
     assert!(
@@ -220,14 +107,14 @@ async fn invalid_spec_applies_nothing_and_waits_for_a_change() {
 
 #[tokio::test]
 async fn api_errors_are_returned_for_the_error_policy() {
-    let (ctx, handle) = context();
-    let app = app(PLAIN);
+    let (ctx, handle, _cluster) = context();
+    let app = app(WITH_SECRET);
     let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
     let mut api = Verifier::new(handle);
     let boom = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "InternalError", "code": 500, "message": "etcd is down"});
     api.expect(
         Method::GET,
-        "/apis/apps/v1/namespaces/default/statefulsets/orders-app",
+        "/api/v1/namespaces/default/secrets/pypi-creds",
         StatusCode::INTERNAL_SERVER_ERROR,
         boom,
     )
@@ -250,7 +137,7 @@ async fn api_errors_are_returned_for_the_error_policy() {
     );
     assert_eq!(
         ready["message"],
-        "Reading StatefulSet orders-app failed: etcd is down"
+        "Reading Secret pypi-creds failed: etcd is down"
     );
     api.nothing_more().await;
     let err = task.await.expect("joins").expect_err("fails");
@@ -280,11 +167,11 @@ async fn install_reports_are_counted_once_however_often_we_reconcile() {
     .expect("fixture");
     let pods: Value =
         serde_json::from_str(&fixture.replace("a38d296f011adb6e", &hash)).expect("pods");
-    let (ctx, handle) = context_with(metrics);
+    let (ctx, handle, mut cluster) = context_with(metrics);
     let mut api = Verifier::new(handle);
     for _ in 0..3 {
+        cluster.pods(pods.clone());
         let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
-        api.observe(pods.clone()).await;
         api.applies(true).await;
         api.status(&app).await;
         task.await.expect("joins").expect("reconcile ok");
@@ -321,162 +208,15 @@ async fn install_reports_are_counted_once_however_often_we_reconcile() {
 }
 
 #[tokio::test]
-async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
-    let (ctx, handle) = context();
-    let app = app(WITH_SECRET);
-    let mut api = Verifier::new(handle);
-    // First pass: no Secret, so no StatefulSet apply (the next request after the live set is
-    // the event, not a StatefulSet PATCH), and a short requeue.
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
-    api.observe(json!([])).await;
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    api.event().await;
-    api.status(&app).await;
-    api.nothing_more().await;
-    assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(15)),
-        "the requeue is what re-checks the Secret (it is read by name, not listed)"
-    );
-    assert!(
-        !api.seen
-            .iter()
-            .any(|s| s.path.contains("statefulsets") && s.method == Method::PATCH),
-        "the rollout is held"
-    );
-    // The Secret is created; the requeued pass reads it and rolls out.
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    api.observe(json!([])).await;
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dQ==", "password": "cA=="}});
-    api.expect(
-        Method::GET,
-        "/api/v1/namespaces/default/secrets/pypi-creds",
-        StatusCode::OK,
-        secret,
-    )
-    .await;
-    assert!(
-        api.applies(true).await.statefulset.is_some(),
-        "the StatefulSet is applied once the Secret exists"
-    );
-    let status = api.status(&app).await;
-    assert_eq!(
-        condition(&status, "PythonPackagesReady")["reason"],
-        "Pending"
-    );
-    api.nothing_more().await;
-    assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(30)),
-        "unblocked: back to the install-pending requeue"
-    );
-}
-
-fn live_hashes(live_set: &Value) -> &str {
-    live_set["data"]["live-hashes"].as_str().unwrap_or_default()
-}
-
-/// The hashes one a line, sorted, each line ending in a newline.
-fn lines(mut hashes: Vec<&str>) -> String {
-    hashes.sort_unstable();
-    hashes.iter().map(|h| format!("{h}\n")).collect()
-}
-
-const OLD: &str = "c69dac6587e76619";
-
-#[tokio::test]
-async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
-    let (ctx, handle) = context();
-    let app = app(PLAIN);
-    let new = desired_hash(&app);
-    let mut api = Verifier::new(handle);
-    // Mid-rollout: app-0 installs the new hash, app-1 and app-2 still import from the old env.
-    let rolling = fixture_with_hash("rolling-update.json", &new);
-    let pods = |names: &[&str]| -> Value {
-        let all = rolling.as_array().cloned().unwrap_or_default();
-        let kept: Vec<Value> = all
-            .into_iter()
-            .filter(|p| names.iter().any(|n| p["metadata"]["name"] == *n))
-            .collect();
-        Value::Array(kept)
-    };
-    let rounds: [(Value, String); 3] = [
-        (
-            pods(&["orders-app-0", "orders-app-1", "orders-app-2"]),
-            lines(vec![&new, OLD]),
-        ),
-        // app-1 is deleted (its replacement is not there yet): app-2 still runs the old env.
-        (
-            pods(&["orders-app-0", "orders-app-2"]),
-            lines(vec![&new, OLD]),
-        ),
-        // The last pod on the old hash is gone: the next reconcile drops it.
-        (pods(&["orders-app-0"]), lines(vec![&new])),
-    ];
-    for (pods, expected) in rounds {
-        let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
-        api.observe(pods).await;
-        let applied = api.applies(true).await;
-        assert_eq!(live_hashes(&applied.live_set), expected);
-        assert_eq!(applied.live_set["kind"], "ConfigMap");
-        assert_eq!(
-            applied.live_set["metadata"]["ownerReferences"][0]["uid"],
-            "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1"
-        );
-        assert_eq!(
-            applied.live_set["metadata"]["labels"]["kaspr.io/app"],
-            "orders"
-        );
-        let sts = applied.statefulset.expect("statefulset applied");
-        let volume = sts["spec"]["template"]["spec"]["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["name"] == "python-packages-live")
-            .cloned()
-            .unwrap_or(Value::Null);
-        assert_eq!(
-            volume["configMap"],
-            json!({"name": "orders-app-python-packages", "optional": true})
-        );
-        api.status(&app).await;
-        api.nothing_more().await;
-        task.await.expect("joins").expect("reconcile ok");
-    }
-}
-
-#[tokio::test]
-async fn a_held_rollout_still_keeps_the_live_set_current() {
-    let (ctx, handle) = context();
-    let app = app(WITH_SECRET);
-    let new = desired_hash(&app);
-    let mut api = Verifier::new(handle);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    // Every pod still runs the old hash; the Secret the new spec names is missing.
-    api.observe(fixture_with_hash("installed.json", OLD)).await;
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    let applied = api.applies(false).await;
-    assert!(applied.statefulset.is_none(), "the rollout is held");
-    assert_eq!(live_hashes(&applied.live_set), lines(vec![&new, OLD]));
-    api.event().await;
-    api.status(&app).await;
-    api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
-}
-
-#[tokio::test]
 async fn an_oom_killed_install_fails_as_out_of_memory_and_is_counted_once() {
     let (metrics, export) = kaspr_reconcile::metrics::prometheus().expect("exporter");
     let app = app(PLAIN);
     let pods = fixture_with_hash("oom-killed.json", &desired_hash(&app));
-    let (ctx, handle) = context_with(metrics);
+    let (ctx, handle, mut cluster) = context_with(metrics);
     let mut api = Verifier::new(handle);
     for _ in 0..2 {
+        cluster.pods(pods.clone());
         let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
-        api.observe(pods.clone()).await;
         api.applies(true).await;
         let status = api.status(&app).await;
         let pp = &status["pythonPackages"];

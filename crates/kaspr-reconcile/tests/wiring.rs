@@ -1,6 +1,7 @@
 //! The controller as it runs (`kaspr_reconcile::run`): watches, the Secret mapper and the
 //! reconcile wired together, against a small fake API server that answers by route. Creating a
-//! missing Secret resumes the held rollout through the controller's own wiring.
+//! missing Secret resumes the held rollout through the controller's own wiring; the reconciles
+//! read the StatefulSet, pods, PVC and live set from the watches' caches, never by a GET.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,8 @@ struct State {
     secret_exists: bool,
     /// PATCH paths in order (server-side applies and status patches).
     patches: Vec<String>,
+    /// GET paths that were not watches (lists and reads), in order.
+    reads: Vec<String>,
     /// The Secret watch's events, handed to the first Secret watch that opens.
     secret_events: Option<futures::channel::mpsc::UnboundedReceiver<Value>>,
 }
@@ -104,6 +107,9 @@ async fn answer(state: Arc<Mutex<State>>, req: Request<Body>) -> Result<Reply, I
             .then(|| state.secret_events.take())
             .flatten();
         return Ok(watch_reply(events));
+    }
+    if parts.method == Method::GET {
+        state.reads.push(path.clone());
     }
     let reply = match (parts.method.clone(), path.as_str()) {
         (Method::GET, "/apis/kaspr.io/v1alpha1/kasprapps") => json_reply(
@@ -220,4 +226,30 @@ fn creating_the_missing_secret_resumes_the_rollout_through_the_secret_watch() {
         "resumed by the requeue, not by the watch"
     );
     controller.abort();
+    // Both reconciles read only the Secret, by name; everything else came from the caches that
+    // the cluster-wide lists and watches filled.
+    let state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let secret = format!("/api/v1/namespaces/default/secrets/{SECRET}");
+    let by_name: Vec<&String> = state
+        .reads
+        .iter()
+        .filter(|p| p.contains("/namespaces/"))
+        .collect();
+    assert!(
+        by_name.len() >= 2 && by_name.iter().all(|p| **p == secret),
+        "{:?}",
+        state.reads
+    );
+    for list in [
+        "/apis/apps/v1/statefulsets",
+        "/api/v1/pods",
+        "/api/v1/persistentvolumeclaims",
+        "/api/v1/configmaps",
+    ] {
+        assert!(
+            state.reads.iter().any(|p| p == list),
+            "{list} is listed: {:?}",
+            state.reads
+        );
+    }
 }

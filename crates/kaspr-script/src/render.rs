@@ -2,7 +2,7 @@
 
 use askama::Template;
 use kaspr_hash::PackagesHash;
-use kaspr_types::{OnFailure, PythonPackagesSpec};
+use kaspr_types::{CacheMode, PythonPackagesSpec};
 
 /// Names of the environment variables the script reads.
 pub mod env_names {
@@ -145,9 +145,9 @@ pub fn render_with_waits(
         installer: spec.installer.as_str(),
         image_packages: spec.image_packages.as_str(),
         cache_mode: if spec.cache.enabled {
-            "shared-pvc"
+            CacheMode::SharedPvc.as_str()
         } else {
-            "per-pod"
+            CacheMode::PerPod.as_str()
         },
         attempts: policy.attempts(),
         timeout: policy.timeout,
@@ -155,10 +155,7 @@ pub fn render_with_waits(
         stale_after: waits.stale_after,
         keep_envs: spec.cache.keep_envs,
         backoff_cap: BACKOFF_CAP_SECONDS,
-        on_failure: match policy.on_failure {
-            OnFailure::Block => "block",
-            OnFailure::Allow => "allow",
-        },
+        on_failure: policy.on_failure.as_str(),
     };
     Ok(InstallScript {
         script: template.render()?,

@@ -240,7 +240,7 @@ def cmd_published(env_dir):
 def cmd_writable(root, *dirs):
     """Checks that every packages directory takes a new file: a volume the image user cannot
     write is `permission` (naming the path), a full one `disk_full`."""
-    for d in (root,) + dirs:
+    for d in (root, *dirs):
         probe = os.path.join(d, ".kaspr-probe.%d" % os.getpid())
         try:
             os.makedirs(d, exist_ok=True)
@@ -366,7 +366,9 @@ def killed(rc, elapsed, limit):
     signal_number = rc - 128
     after = " after %ds" % elapsed if elapsed is not None else ""
     if signal_number == 9:
-        return "out_of_memory", "the installer was killed (SIGKILL)%s, before its timeout: most likely for the memory limit" % after
+        return "out_of_memory", (
+            "the installer was killed (SIGKILL)%s, before its timeout: most likely for the memory limit" % after
+        )
     return "unknown", "the installer was killed by signal %d%s" % (signal_number, after)
 
 
@@ -393,7 +395,7 @@ def error_detail(text):
     picked = ""
     for line in text.splitlines():
         s = line.strip()
-        if s.startswith("ERROR:") or s.startswith("error:") or s.startswith("\u00d7") or "Error" in s[:40]:
+        if s.startswith(("ERROR:", "error:", "\u00d7")) or "Error" in s[:40]:
             picked = s
     return picked[:300]
 
@@ -520,7 +522,8 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
     target = os.path.join(root, "envs", key)
     finished = time.time()
     report = {"v": 1, "result": result, "hash": env("PACKAGES_HASH"), "pythonTag": env("KASPR_PYTAG"),
-              "abiTag": env("KASPR_ABI"), "envKey": env("KASPR_KEY"), "installer": env("KASPR_INSTALLER"), "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
+              "abiTag": env("KASPR_ABI"), "envKey": env("KASPR_KEY"), "installer": env("KASPR_INSTALLER"),
+              "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
               "startedAt": now_iso(float(t0)), "finishedAt": now_iso(finished),
               "durationSeconds": round(finished - float(t0), 3), "attempts": int(attempts), "warnings": []}
     if stale_recovered == "1":

@@ -23,6 +23,8 @@ POD_NAME=${POD_NAME:-unknown-pod}
 export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_LIVE KASPR_INSTALLER KASPR_IMAGE_PACKAGES
 export KASPR_CACHE_MODE POD_NAME
 
+# The helper program (python3 -c). Single quotes on purpose: the shell must expand nothing in it.
+# shellcheck disable=SC2016
 KASPR_PY='{% include "helper.py" %}
 {% include "image.py" %}
 {% include "space.py" %}
@@ -233,6 +235,8 @@ if ! start=$(kpy start); then
   [ "$ON_FAILURE" = allow ] && exit 0
   exit 1
 fi
+# Split on purpose: `kpy start` prints space-separated words without glob characters.
+# shellcheck disable=SC2086
 set -- $start
 # 1. A published environment: the helper already linked it and wrote the report.
 [ "$1" = hit ] && exit 0

@@ -14,7 +14,7 @@ def live_hashes():
             written = os.fstat(f.fileno()).st_mtime
     except (OSError, ValueError):
         return None
-    found = set(h for h in lines(text) if len(h) == 16 and all(c in HEX for c in h))
+    found = {h for h in lines(text) if len(h) == 16 and all(c in HEX for c in h)}
     return (found, written) if found else None
 
 

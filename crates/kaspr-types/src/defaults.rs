@@ -28,9 +28,13 @@ pub mod limits {
     pub const MAX_URL_LEN: usize = 2048;
     /// Most extra indexes / trusted hosts.
     pub const MAX_LIST_LEN: usize = 32;
+    /// Most `installPolicy.retries`.
     pub const MAX_RETRIES: u32 = 10;
+    /// Least `installPolicy.timeout`, seconds.
     pub const MIN_TIMEOUT_SECONDS: u32 = 10;
+    /// Most `installPolicy.timeout`, seconds (a day).
     pub const MAX_TIMEOUT_SECONDS: u32 = 86_400;
+    /// Most `cache.keepEnvs`.
     pub const MAX_KEEP_ENVS: u32 = 50;
 }
 

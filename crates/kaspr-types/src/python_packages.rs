@@ -2,20 +2,20 @@
 
 use garde::Validate;
 use k8s_openapi::api::core::v1::ResourceRequirements;
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::defaults::{self, limits};
 use crate::validate::{checks, patterns};
+use crate::wire::wire_names;
 
 /// Python packages installed by an init container before the app starts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(extend("x-kubernetes-validations" = [
-    {"rule": "!has(self.credentials) || has(self.indexUrl)",
-     "message": "credentials requires indexUrl: credentials are only ever sent to the host of indexUrl",
-     "fieldPath": ".credentials"}
-]))]
+#[x_kube(validation = Rule::new("!has(self.credentials) || has(self.indexUrl)")
+    .message("credentials requires indexUrl: credentials are only ever sent to the host of indexUrl")
+    .field_path(".credentials"))]
 pub struct PythonPackagesSpec {
     /// PEP 508 requirements, e.g. `requests==2.31.0`, `pandas>=2.0`, `uvicorn[standard]`.
     /// Installer options (`--index-url`, `-e`) are not accepted: use the fields below.
@@ -88,6 +88,7 @@ pub struct PythonPackagesSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PythonPackagesCredentials {
+    /// A Secret in the app's namespace and the keys holding username and password.
     #[garde(dive)]
     pub secret_ref: SecretKeysRef,
 }
@@ -173,15 +174,6 @@ pub enum Installer {
     Uv,
 }
 
-impl Installer {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Installer::Pip => "pip",
-            Installer::Uv => "uv",
-        }
-    }
-}
-
 /// Whether user packages may replace the image's own distributions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -193,17 +185,8 @@ pub enum ImagePackages {
     Override,
 }
 
-impl ImagePackages {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImagePackages::Protect => "protect",
-            ImagePackages::Override => "override",
-        }
-    }
-}
-
 /// The packages cache.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PackagesCache {
     /// `false`: each pod installs into its own emptyDir. `true`: one PVC shared by the replicas;
@@ -218,10 +201,9 @@ pub struct PackagesCache {
     pub storage_class: Option<String>,
     /// Size of the PVC, e.g. `1Gi`. It may grow, never shrink.
     #[serde(default = "defaults::cache_size")]
-    #[schemars(regex(pattern = patterns::QUANTITY), extend("x-kubernetes-validations" = [
-        {"rule": "quantity(self).compareTo(quantity(oldSelf)) >= 0",
-         "message": "cache.size may grow but not shrink: a PVC cannot be made smaller"}
-    ]))]
+    #[schemars(regex(pattern = patterns::QUANTITY))]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0")
+        .message("cache.size may grow but not shrink: a PVC cannot be made smaller"))]
     #[garde(custom(checks::plain_text))]
     pub size: String,
     /// Access mode of the PVC. `ReadWriteOnce` with more than one replica only works when all
@@ -256,16 +238,11 @@ impl Default for PackagesCache {
 /// Access mode of the packages PVC.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum CacheAccessMode {
+    /// Every replica mounts the PVC, from any node.
     #[default]
     ReadWriteMany,
+    /// The PVC is mounted by one node at a time.
     ReadWriteOnce,
 }
 
-impl CacheAccessMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheAccessMode::ReadWriteMany => "ReadWriteMany",
-            CacheAccessMode::ReadWriteOnce => "ReadWriteOnce",
-        }
-    }
-}
+wire_names!(OnFailure, Installer, ImagePackages, CacheAccessMode);

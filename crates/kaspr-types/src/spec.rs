@@ -12,9 +12,12 @@ use serde_json::Value;
 use crate::python_packages::PythonPackagesSpec;
 use crate::status::KasprAppStatus;
 use crate::template::KasprAppTemplate;
+use crate::wire::wire_names;
 
 /// A Kaspr (Kafka streams) application run as a StatefulSet.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[derive(
+    CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate,
+)]
 #[kube(
     group = "kaspr.io",
     version = "v1alpha1",
@@ -25,6 +28,8 @@ use crate::template::KasprAppTemplate;
     shortname = "kapps",
     namespaced,
     status = "KasprAppStatus",
+    derive = "Default",
+    derive = "PartialEq",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Packages","type":"string","jsonPath":".status.pythonPackages.state"}"#,
     printcolumn = r#"{"name":"Hash","type":"string","jsonPath":".status.pythonPackages.hash","priority":1}"#,
@@ -67,9 +72,11 @@ pub struct KasprAppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub resources: Option<ResourceRequirements>,
+    /// Timings of the kaspr container's liveness probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub liveness_probe: Option<ProbeSettings>,
+    /// Timings of the kaspr container's readiness probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub readiness_probe: Option<ProbeSettings>,
@@ -98,10 +105,13 @@ pub struct KasprAppSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KafkaAuthentication {
+    /// The SASL mechanism.
     #[serde(rename = "type")]
     pub kind: KafkaAuthenticationType,
+    /// The SASL username.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The Secret and key holding the Kafka password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret: Option<PasswordSecret>,
 }
@@ -109,10 +119,13 @@ pub struct KafkaAuthentication {
 /// SASL mechanism.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum KafkaAuthenticationType {
+    /// SCRAM-SHA-256.
     #[serde(rename = "scram-sha-256")]
     ScramSha256,
+    /// SCRAM-SHA-512.
     #[serde(rename = "scram-sha-512")]
     ScramSha512,
+    /// PLAIN.
     #[serde(rename = "plain")]
     Plain,
 }
@@ -121,7 +134,9 @@ pub enum KafkaAuthenticationType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordSecret {
+    /// Name of the Secret, in the app's namespace.
     pub secret_name: String,
+    /// Key of the password in the Secret.
     pub password_key: String,
 }
 
@@ -129,18 +144,23 @@ pub struct PasswordSecret {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProbeSettings {
+    /// Failures in a row after which the probe counts as failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub failure_threshold: Option<i32>,
+    /// Seconds after the container starts before the first probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub initial_delay_seconds: Option<i32>,
+    /// Seconds between probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub period_seconds: Option<i32>,
+    /// Successes in a row after a failure for the probe to count as passing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub success_threshold: Option<i32>,
+    /// Seconds a probe may take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub timeout_seconds: Option<i32>,
@@ -150,20 +170,29 @@ pub struct ProbeSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Storage {
+    /// An emptyDir or a PVC per replica.
     #[serde(rename = "type")]
     pub kind: StorageType,
+    /// Storage class of the PVCs; the cluster default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    /// Size of each PVC, e.g. `10Gi` (`1Gi` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// `true`: the PVCs are deleted with the KasprApp; otherwise they are kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_claim: Option<bool>,
 }
 
+/// The kind of storage for the app's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum StorageType {
+    /// An emptyDir per pod.
     #[serde(rename = "ephemeral")]
     Ephemeral,
+    /// A PersistentVolumeClaim per replica (`ReadWriteOnce`).
     #[serde(rename = "persistent-claim")]
     PersistentClaim,
 }
+
+wire_names!(KafkaAuthenticationType, StorageType);

@@ -4,16 +4,23 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::wire::wire_names;
+
 /// Condition types the operator sets.
 pub mod condition {
+    /// The app's replicas are ready; `False` with a reason when something blocks or fails.
     pub const READY: &str = "Ready";
+    /// The StatefulSet is rolling out.
     pub const PROGRESSING: &str = "Progressing";
+    /// The Python packages are installed (set only with `spec.pythonPackages`).
     pub const PYTHON_PACKAGES_READY: &str = "PythonPackagesReady";
 }
 
+/// The `status` of a KasprApp.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KasprAppStatus {
+    /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready replicas out of desired, e.g. `2/3` (a string, as upstream).
@@ -23,6 +30,7 @@ pub struct KasprAppStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+    /// What happened to the app's Python packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python_packages: Option<PythonPackagesStatus>,
 }
@@ -31,6 +39,7 @@ pub struct KasprAppStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PythonPackagesStatus {
+    /// Where the install stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<PackagesState>,
     /// The packages hash of the spec the pods run (16 hex characters).
@@ -48,19 +57,30 @@ pub struct PythonPackagesStatus {
     /// The pod that ran the installer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_by: Option<String>,
+    /// Where the environment lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_mode: Option<CacheMode>,
+    /// Usage of the filesystem holding the packages, from statvfs in the init container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_usage: Option<CacheUsage>,
+    /// Things that work but may not be what was meant, e.g. image packages the environment
+    /// shadows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// One actionable line; never holds a credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The kind of error, for alerts and dashboards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<InstallErrorType>,
 }
 
+/// Where the install of the Python packages stands: `Pending` (no replica has reported on the
+/// current packages yet), `Installing`, `Ready` (installed) or `Failed` (`error` and `errorType`
+/// say why).
+// The variants carry no doc comments of their own: schemars would describe each in a `oneOf`, and
+// the CRD's `state` enum would lose the `null` that its `nullable: true` needs.
+#[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum PackagesState {
     Pending,
@@ -69,6 +89,7 @@ pub enum PackagesState {
     Failed,
 }
 
+/// Where the installed environment lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CacheMode {
@@ -82,9 +103,13 @@ pub enum CacheMode {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CacheUsage {
+    /// Size of the filesystem.
     pub total_bytes: u64,
+    /// Bytes in use.
     pub used_bytes: u64,
+    /// Bytes the image's user may still write.
     pub available_bytes: u64,
+    /// `usedBytes` as a percentage of `totalBytes`.
     pub usage_percent: f64,
 }
 
@@ -93,39 +118,34 @@ pub struct CacheUsage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstallErrorType {
+    /// The package index could not be reached.
     Network,
+    /// An attempt ran past `installPolicy.timeout`.
     Timeout,
+    /// The index refused the credentials.
     Authentication,
+    /// A requirement names a package or version the index does not have.
     PackageNotFound,
+    /// The requirements (and, under `imagePackages: protect`, the image's own packages) cannot
+    /// all be satisfied together.
     DependencyConflict,
+    /// A downloaded file does not match its expected hash.
     HashMismatch,
+    /// The packages volume is full.
     DiskFull,
     /// The packages volume is not writable by the image's user.
     Permission,
+    /// Another pod's install of the same environment did not finish in time.
     LockTimeout,
     /// The kubelet killed the init container (or the installer) for its memory limit.
     OutOfMemory,
+    /// Anything else; the init container's log has the details.
     Unknown,
 }
 
-impl InstallErrorType {
-    /// The wire name, as in the report and in metrics labels (the serde name).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Network => "network",
-            Self::Timeout => "timeout",
-            Self::Authentication => "authentication",
-            Self::PackageNotFound => "package_not_found",
-            Self::DependencyConflict => "dependency_conflict",
-            Self::HashMismatch => "hash_mismatch",
-            Self::DiskFull => "disk_full",
-            Self::Permission => "permission",
-            Self::LockTimeout => "lock_timeout",
-            Self::OutOfMemory => "out_of_memory",
-            Self::Unknown => "unknown",
-        }
-    }
+wire_names!(PackagesState, CacheMode, InstallErrorType);
 
+impl InstallErrorType {
     /// One line telling the user what to do.
     pub fn message(self) -> &'static str {
         match self {

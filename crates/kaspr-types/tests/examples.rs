@@ -1,42 +1,9 @@
 //! The manifests in `examples/` (our equivalents of the upstream operator's documented shapes)
 //! parse into the Rust types, validate, and serialise back without losing any field.
 
-use std::path::{Path, PathBuf};
-
+use kaspr_test_support::examples::example_app_documents;
 use kaspr_types::KasprApp;
 use serde_json::Value;
-
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-/// Every YAML document of kind KasprApp under `examples/`, with the file it came from.
-fn example_documents() -> Vec<(PathBuf, Value)> {
-    let mut files = Vec::new();
-    let mut dirs = vec![examples_dir()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("examples/ is readable") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    let mut docs = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).expect("example is readable");
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(doc).expect("example is YAML");
-            if value["kind"] == "KasprApp" {
-                docs.push((path.clone(), value));
-            }
-        }
-    }
-    docs
-}
 
 /// Each leaf of `input` is present, equal, in `output` (defaults may add more).
 fn assert_contained(input: &Value, output: &Value, at: &str) {
@@ -59,7 +26,7 @@ fn assert_contained(input: &Value, output: &Value, at: &str) {
 
 #[test]
 fn every_example_parses_validates_and_round_trips() {
-    let docs = example_documents();
+    let docs = example_app_documents();
     assert!(
         docs.len() >= 7,
         "expected the examples, found {}",
@@ -84,7 +51,7 @@ fn every_example_parses_validates_and_round_trips() {
 
 #[test]
 fn enterprise_example_has_every_python_packages_field() {
-    let docs = example_documents();
+    let docs = example_app_documents();
     let (_, value) = docs
         .iter()
         .find(|(p, _)| p.ends_with("enterprise-complete.yaml"))

@@ -1,9 +1,12 @@
 //! The `build` stage: pure functions from a validated KasprApp and what already exists (the
-//! packages PVC, whose size may only grow, and the app's pods, whose packages hashes make the live
-//! set) to every child object. No client; same input, same output.
+//! packages PVC, whose size may only grow, the app's pods, whose packages hashes make the live
+//! set, and the optional children the spec may no longer ask for) to every child object and the
+//! orphans to delete. No client; same input, same output.
 
+mod child;
 mod config;
 mod live;
+mod orphans;
 mod packages;
 mod pvc;
 mod services;
@@ -15,17 +18,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kaspr_types::KasprApp;
 use kube::{Resource, ResourceExt};
 
-pub use config::{DEFAULT_IMAGE, image};
+pub(crate) use child::Child;
+pub use child::Orphan;
 pub use live::live_hashes;
-pub use packages::{
-    ENV_MOUNT, ENVS_MOUNT, LIVE_HASHES_KEY, LIVE_MOUNT, PACKAGES_MOUNT, SITE_LINK, script_paths,
-};
-pub use pvc::quantity_bytes;
+pub use packages::{LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, script_paths};
 
 use crate::error::Error;
 use crate::names;
+use crate::validate::ValidatedApp;
 
-/// Every object the app should have.
+/// Every object the app should have, and those it has but should not.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     /// The packages hash the pods carry (None without pythonPackages).
@@ -38,25 +40,30 @@ pub struct Desired {
     pub packages_pvc: Option<PersistentVolumeClaim>,
     /// The live-set ConfigMap (with pythonPackages, cache on or off).
     pub live_set: Option<ConfigMap>,
+    /// Children that exist and are this app's but that the spec no longer asks for.
+    pub orphans: Vec<Orphan>,
 }
 
 /// What already exists in the cluster and shapes the desired objects. `Existing::default()` is
 /// a cluster without any of it (as `render` sees it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Existing<'a> {
-    /// The packages PVC, whose size is never shrunk.
+    /// The packages PVC, whose size is never shrunk (and which goes when the cache does).
     pub packages_pvc: Option<&'a PersistentVolumeClaim>,
+    /// The live-set ConfigMap's metadata (it goes when pythonPackages does).
+    pub live_set: Option<&'a ObjectMeta>,
     /// Every pod of the app: their packages hashes stay in the live set while they exist.
     pub pods: &'a [Pod],
 }
 
-/// Builds every child of a validated app (call `KasprAppSpec::check` first).
-pub fn build(app: &KasprApp, existing: &Existing<'_>) -> Result<Desired, Error> {
-    let packages = match &app.spec.python_packages {
-        Some(spec) => {
-            let hash = kaspr_hash::packages_hash(spec)?;
-            let script = kaspr_script::render(spec, &hash, &script_paths())?;
-            Some((spec, hash.to_string(), script))
+/// Builds every child of a validated app.
+pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<Desired, Error> {
+    let app = validated.app();
+    let packages = match validated.packages() {
+        Some(p) => {
+            let script = kaspr_script::render(p.spec(), p.hash(), &script_paths())
+                .map_err(|e| Error::Render(e.to_string()))?;
+            Some((p.spec(), p.hash().to_string(), script))
         }
         None => None,
     };
@@ -80,6 +87,7 @@ pub fn build(app: &KasprApp, existing: &Existing<'_>) -> Result<Desired, Error> 
         live_set: packages
             .as_ref()
             .map(|(_, hash, _)| live::live_set_config_map(app, hash, existing.pods)),
+        orphans: orphans::orphans(app, existing),
         config_map,
         statefulset,
     })
@@ -108,29 +116,41 @@ fn metadata(app: &KasprApp, name: String) -> ObjectMeta {
 }
 
 impl Desired {
-    /// Every object as JSON values with apiVersion and kind, in apply order (for `render`).
-    pub fn objects(&self) -> Vec<serde_json::Value> {
-        fn typed<K: Resource<DynamicType = ()> + serde::Serialize>(k: &K) -> serde_json::Value {
-            let mut v = serde_json::to_value(k).unwrap_or_default();
-            if let Some(map) = v.as_object_mut() {
-                map.insert("apiVersion".into(), K::api_version(&()).into());
-                map.insert("kind".into(), K::kind(&()).into());
-            }
-            v
-        }
-        let mut out = vec![
-            typed(&self.service_account),
-            typed(&self.config_map),
-            typed(&self.headless_service),
-            typed(&self.api_service),
+    /// Every child object in apply order, and the orphans to delete after them. The one place
+    /// that takes `Desired` apart: a new child is a compile error here until it is given its
+    /// place, and apply and `render` both go through it.
+    ///
+    /// The live set goes before the StatefulSet, so a new hash is protected before any pod
+    /// runs it.
+    pub(crate) fn parts(&self) -> (Vec<Child>, &[Orphan]) {
+        let Desired {
+            hash: _,
+            service_account,
+            config_map,
+            headless_service,
+            api_service,
+            statefulset,
+            packages_pvc,
+            live_set,
+            orphans,
+        } = self;
+        let mut children = vec![
+            Child::of(service_account),
+            Child::of(config_map),
+            Child::of(headless_service),
+            Child::of(api_service),
         ];
-        if let Some(pvc) = &self.packages_pvc {
-            out.push(typed(pvc));
-        }
-        if let Some(live) = &self.live_set {
-            out.push(typed(live));
-        }
-        out.push(typed(&self.statefulset));
-        out
+        children.extend(packages_pvc.iter().map(Child::of));
+        children.extend(live_set.iter().map(Child::of));
+        children.push(Child {
+            rollout: true,
+            ..Child::of(statefulset)
+        });
+        (children, orphans)
+    }
+
+    /// Every child as JSON with apiVersion and kind, in apply order (for `render`).
+    pub fn objects(&self) -> Vec<serde_json::Value> {
+        self.parts().0.into_iter().map(|c| c.object).collect()
     }
 }

@@ -1,7 +1,12 @@
 //! The mock API server of the reconcile flows, in the kube-rs `ApiServerVerifier` style: it
-//! asserts each request (method, path) in order, answers it, and keeps what it saw.
+//! asserts each request (method, path) in order, answers it, and keeps what it saw. What the
+//! controller's watches would have cached (StatefulSet, pods, PVC, live-set ConfigMap) is put
+//! into the caches directly ([`Cluster`]): a reconcile reads them without a request.
 // Each test binary uses part of this module.
 #![allow(dead_code)]
+
+pub mod build;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +14,12 @@ use std::time::Duration;
 use http::{Method, Request, Response, StatusCode};
 use kaspr_reconcile::controller::Context;
 use kaspr_reconcile::metrics::Metrics;
+use kaspr_reconcile::observe::{Stores, Writers};
 use kaspr_types::KasprApp;
 use kube::client::Body;
+use kube::runtime::reflector::Lookup;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher;
 use serde_json::{Value, json};
 
 pub type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -25,14 +34,72 @@ pub fn app(pp: &str) -> KasprApp {
 pub const WITH_SECRET: &str = "    packages: [requests==2.31.0]\n    indexUrl: https://pypi.example.com/simple\n    credentials: {secretRef: {name: pypi-creds}}\n";
 pub const PLAIN: &str = "    packages: [requests==2.31.0]\n";
 
-pub fn context() -> (Arc<Context>, Handle) {
+/// The app's uid, as every fixture's owner references carry it.
+pub const APP_UID: &str = "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1";
+pub const PVC_PATH: &str =
+    "/api/v1/namespaces/default/persistentvolumeclaims/orders-app-python-packages";
+pub const LIVE_SET_PATH: &str = "/api/v1/namespaces/default/configmaps/orders-app-python-packages";
+
+pub fn context() -> (Arc<Context>, Handle, Cluster) {
     context_with(Metrics::new(&opentelemetry::global::meter("test")))
 }
 
-pub fn context_with(metrics: Metrics) -> (Arc<Context>, Handle) {
+/// A context on the mock API server, with caches that hold nothing until `Cluster` fills them.
+pub fn context_with(metrics: Metrics) -> (Arc<Context>, Handle, Cluster) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    (Arc::new(Context::new(client, metrics)), handle)
+    let (stores, writers) = Stores::new();
+    let cluster = Cluster::new(writers);
+    (
+        Arc::new(Context::new(client, metrics, stores)),
+        handle,
+        cluster,
+    )
+}
+
+/// What the controller's watches would have cached: each call replaces the whole cache of that
+/// kind, as a fresh list does.
+pub struct Cluster(Writers);
+
+impl Cluster {
+    fn new(writers: Writers) -> Self {
+        let mut cluster = Cluster(writers);
+        cluster.statefulsets(json!([]));
+        cluster.pods(json!([]));
+        cluster.pvcs(json!([]));
+        cluster.config_maps(json!([]));
+        cluster
+    }
+
+    pub fn statefulsets(&mut self, items: Value) {
+        relist(&mut self.0.statefulsets, items);
+    }
+
+    pub fn pods(&mut self, items: Value) {
+        relist(&mut self.0.pods, items);
+    }
+
+    pub fn pvcs(&mut self, items: Value) {
+        relist(&mut self.0.pvcs, items);
+    }
+
+    /// ConfigMaps' metadata (`{"metadata": {...}}` each).
+    pub fn config_maps(&mut self, items: Value) {
+        relist(&mut self.0.config_maps, items);
+    }
+}
+
+fn relist<K>(writer: &mut Writer<K>, items: Value)
+where
+    K: Lookup + Clone + serde::de::DeserializeOwned + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let items: Vec<K> = serde_json::from_value(items).expect("cached objects");
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for item in items {
+        writer.apply_watcher_event(&watcher::Event::InitApply(item));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
 }
 
 /// What the reconcile applied.
@@ -128,24 +195,6 @@ impl Verifier {
             .await;
     }
 
-    /// The observe stage: no StatefulSet yet, then the pod list.
-    pub async fn observe(&mut self, pods: Value) {
-        self.not_found("/apis/apps/v1/namespaces/default/statefulsets/orders-app")
-            .await;
-        self.pods(pods).await;
-    }
-
-    pub async fn pods(&mut self, pods: Value) {
-        let list = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": pods});
-        self.expect(
-            Method::GET,
-            "/api/v1/namespaces/default/pods",
-            StatusCode::OK,
-            list,
-        )
-        .await;
-    }
-
     /// The server-side applies of the children of an app with pythonPackages and without the
     /// cache (the live set, no PVC), in order; returns the bodies the API server got.
     pub async fn applies(&mut self, with_statefulset: bool) -> Applied {
@@ -194,6 +243,28 @@ impl Verifier {
             live_set,
             statefulset,
         }
+    }
+
+    /// The server-side applies of the children of an app without pythonPackages, in order.
+    pub async fn applies_without_packages(&mut self) {
+        for path in [
+            "/api/v1/namespaces/default/serviceaccounts/orders-app",
+            "/api/v1/namespaces/default/configmaps/orders-app-config",
+            "/api/v1/namespaces/default/services/orders-app",
+            "/api/v1/namespaces/default/services/orders-app-api",
+            "/apis/apps/v1/namespaces/default/statefulsets/orders-app",
+        ] {
+            self.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
+                .await;
+        }
+    }
+
+    /// A DELETE of `path`, answered as done; returns the request body (the DeleteOptions).
+    pub async fn delete(&mut self, path: &str) -> Value {
+        let done =
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"});
+        self.expect(Method::DELETE, path, StatusCode::OK, done)
+            .await
     }
 
     pub async fn event(&mut self) -> Value {

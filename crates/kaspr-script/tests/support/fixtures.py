@@ -18,7 +18,6 @@ import http.server
 import os
 import socket
 import sys
-import time
 import zipfile
 
 

@@ -1,0 +1,75 @@
+//! The `apply` stage: server-side apply of every child (one field manager, forcing conflicts),
+//! then the deletion of the orphans — children the spec no longer asks for.
+
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+
+use crate::build::{Child, Desired, Orphan};
+use crate::error::Error;
+use crate::names::FIELD_MANAGER;
+
+/// Applies every child of `desired` in order; the rollout itself (the StatefulSet) and the
+/// orphans' deletion only when `rollout` (a missing Secret holds the rollout, so running pods
+/// keep running — and keep their volumes). The live set is kept current even while held.
+pub(crate) async fn apply_all(
+    client: &Client,
+    ns: &str,
+    desired: &Desired,
+    rollout: bool,
+) -> Result<(), Error> {
+    let (children, orphans) = desired.parts();
+    for child in children.iter().filter(|c| rollout || !c.rollout) {
+        apply(client, ns, child).await?;
+    }
+    if rollout {
+        for orphan in orphans {
+            delete(client, ns, orphan).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Server-side apply of one child as our field manager. A failure names its kind and name.
+async fn apply(client: &Client, ns: &str, child: &Child) -> Result<(), Error> {
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &child.resource)
+        .patch(
+            &child.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&child.object),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|source| Error::Apply {
+            kind: child.kind,
+            name: child.name.clone(),
+            source,
+        })
+}
+
+/// Deletes one orphan, only while it is the object that was seen (uid precondition). Already
+/// gone (404) or replaced by another object of that name (409) is not an error: the next
+/// reconcile sees what is there now.
+async fn delete(client: &Client, ns: &str, orphan: &Orphan) -> Result<(), Error> {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: orphan.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match Api::<DynamicObject>::namespaced_with(client.clone(), ns, &orphan.resource)
+        .delete(&orphan.name, &params)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(kind = orphan.kind, name = %orphan.name, "deleted a child the spec no longer asks for");
+            Ok(())
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+        Err(source) => Err(Error::Delete {
+            kind: orphan.kind,
+            name: orphan.name.clone(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,79 @@
+//! Why the operator held the rollout or could not finish a reconcile: the reason and message of
+//! the `Ready` (and, for the packages, `PythonPackagesReady`) condition and of the Warning event.
+
+/// Why the operator held the rollout, if it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// The spec failed validation; the message lists every field error.
+    InvalidSpec(String),
+    /// The credentials Secret does not exist.
+    SecretMissing { secret: String },
+    /// The Secret exists but lacks a key.
+    SecretKeyMissing { secret: String, key: String },
+    /// The API server refused a server-side apply of a child; `message` is the API's own.
+    ApplyFailed {
+        kind: String,
+        name: String,
+        message: String,
+    },
+    /// The API server refused to delete a child the spec no longer asks for.
+    DeleteFailed {
+        kind: String,
+        name: String,
+        message: String,
+    },
+    /// Reading what the app depends on failed (e.g. `StatefulSet orders-app`); `message` is the
+    /// API's own.
+    ReadFailed { what: String, message: String },
+}
+
+impl Blocked {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Blocked::InvalidSpec(_) => "InvalidSpec",
+            Blocked::SecretMissing { .. } => "SecretNotFound",
+            Blocked::SecretKeyMissing { .. } => "SecretKeyNotFound",
+            Blocked::ApplyFailed { .. } => "ApplyFailed",
+            Blocked::DeleteFailed { .. } => "DeleteFailed",
+            Blocked::ReadFailed { .. } => "ReadFailed",
+        }
+    }
+
+    /// Whether the block is about the packages (spec or Secret). A refused apply or delete is
+    /// not: the packages status still reads what the pods report.
+    pub(crate) fn concerns_packages(&self) -> bool {
+        !matches!(
+            self,
+            Blocked::ApplyFailed { .. } | Blocked::DeleteFailed { .. } | Blocked::ReadFailed { .. }
+        )
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Blocked::InvalidSpec(errors) => {
+                format!("The spec is invalid; fix it to continue: {errors}")
+            }
+            Blocked::SecretMissing { secret } => format!(
+                "Secret {secret:?} referenced by spec.pythonPackages.credentials.secretRef does not exist; \
+                 create it in the app's namespace (the rollout resumes when it appears)"
+            ),
+            Blocked::SecretKeyMissing { secret, key } => format!(
+                "Secret {secret:?} has no key {key:?} (spec.pythonPackages.credentials.secretRef); \
+                 add the key or point usernameKey/passwordKey at an existing one"
+            ),
+            Blocked::ApplyFailed {
+                kind,
+                name,
+                message,
+            } => format!("Applying {kind} {name} failed: {message}"),
+            Blocked::DeleteFailed {
+                kind,
+                name,
+                message,
+            } => format!(
+                "Deleting {kind} {name}, which the spec no longer asks for, failed: {message}"
+            ),
+            Blocked::ReadFailed { what, message } => format!("Reading {what} failed: {message}"),
+        }
+    }
+}

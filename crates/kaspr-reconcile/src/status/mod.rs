@@ -1,0 +1,179 @@
+//! Status as a pure function of what was observed: the app, its StatefulSet, its pods and the
+//! install reports they carry. No client, no clock (the time is passed in).
+//!
+//! This file holds the conditions; `packages` the `pythonPackages` block, `reports` the install
+//! reports read from pods, `blocked` why a rollout is held.
+
+mod blocked;
+mod packages;
+mod reports;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kaspr_types::{KasprApp, KasprAppStatus, PackagesState, condition};
+
+pub use blocked::Blocked;
+pub use packages::{error_text, human_duration};
+use packages::{packages_condition, packages_status};
+pub use reports::{PodReport, pod_reports};
+
+/// Everything the status depends on.
+pub struct Observed<'a> {
+    pub app: &'a KasprApp,
+    /// The hash the desired pods carry (None without pythonPackages or when the spec is invalid).
+    pub hash: Option<&'a str>,
+    pub statefulset: Option<&'a StatefulSet>,
+    pub pods: &'a [Pod],
+    pub blocked: Option<Blocked>,
+}
+
+/// The current time at the precision the API server stores (seconds), so a written condition
+/// reads back unchanged.
+pub fn now() -> Time {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    Time(k8s_openapi::jiff::Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
+/// The app's last written status with only `Ready` replaced by `blocked`: for a reconcile that
+/// could not observe the cluster, so every other field stays as it was last known.
+pub fn with_blocked_ready(app: &KasprApp, blocked: &Blocked, now: Time) -> KasprAppStatus {
+    let mut status = app.status.clone().unwrap_or_default();
+    let ready = make_condition(
+        condition::READY,
+        false,
+        blocked.reason(),
+        &blocked.message(),
+        app.metadata.generation,
+        &status.conditions,
+        &now,
+    );
+    status.conditions.retain(|c| c.type_ != condition::READY);
+    status.conditions.insert(0, ready);
+    status
+}
+
+/// The whole status, given the current time for condition transitions.
+pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
+    let app = observed.app;
+    let generation = app.metadata.generation;
+    let previous = app
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let packages = app
+        .spec
+        .python_packages
+        .as_ref()
+        .map(|_| packages_status(observed));
+
+    let (ready_replicas, replicas) = replica_counts(observed);
+    let rolled_out = observed.statefulset.is_some_and(statefulset_rolled_out);
+    let packages_ok = packages
+        .as_ref()
+        .is_none_or(|p| p.state == Some(PackagesState::Ready));
+
+    let mut conditions = Vec::new();
+    let ready = match &observed.blocked {
+        Some(b) => (false, b.reason(), b.message()),
+        None if ready_replicas >= replicas && rolled_out && packages_ok => (
+            true,
+            "AllReplicasReady",
+            format!("{ready_replicas}/{replicas} replicas ready"),
+        ),
+        None => (
+            false,
+            "NotReady",
+            format!("{ready_replicas}/{replicas} replicas ready"),
+        ),
+    };
+    conditions.push(make_condition(
+        condition::READY,
+        ready.0,
+        ready.1,
+        &ready.2,
+        generation,
+        previous,
+        &now,
+    ));
+    let progressing = observed.blocked.is_none() && !rolled_out;
+    conditions.push(make_condition(
+        condition::PROGRESSING,
+        progressing,
+        if progressing { "RollingOut" } else { "Stable" },
+        if progressing {
+            "The StatefulSet is rolling out"
+        } else {
+            "No rollout in progress"
+        },
+        generation,
+        previous,
+        &now,
+    ));
+    if let Some(p) = &packages {
+        let (ok, reason, message) = packages_condition(p, observed.blocked.as_ref());
+        conditions.push(make_condition(
+            condition::PYTHON_PACKAGES_READY,
+            ok,
+            reason,
+            &message,
+            generation,
+            previous,
+            &now,
+        ));
+    }
+    KasprAppStatus {
+        observed_generation: generation,
+        available_members: Some(format!("{ready_replicas}/{replicas}")),
+        conditions,
+        python_packages: packages,
+    }
+}
+
+fn replica_counts(observed: &Observed<'_>) -> (i32, i32) {
+    let replicas = observed.app.spec.replicas.unwrap_or(1);
+    let ready = observed
+        .statefulset
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    (ready, replicas)
+}
+
+fn statefulset_rolled_out(sts: &StatefulSet) -> bool {
+    let Some(status) = sts.status.as_ref() else {
+        return false;
+    };
+    let wanted = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    status.observed_generation >= sts.metadata.generation
+        && status.updated_replicas.unwrap_or(0) >= wanted
+        && status.current_revision.is_some()
+        && status.current_revision == status.update_revision
+}
+
+/// A condition that keeps its lastTransitionTime while its status does not change.
+fn make_condition(
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    previous: &[Condition],
+    now: &Time,
+) -> Condition {
+    let status = if ok { "True" } else { "False" };
+    let last_transition_time = previous
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    Condition {
+        type_: type_.to_owned(),
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        observed_generation: generation,
+        last_transition_time,
+    }
+}

@@ -1,0 +1,192 @@
+//! The `pythonPackages` block of the status and its condition, from the reports of the pods that
+//! run the desired hash.
+
+use kaspr_script::{InstallReport, InstallResult};
+use kaspr_types::{
+    CacheMode, CacheUsage, InstallErrorType, OnFailure, PackagesState, PythonPackagesStatus,
+};
+use kube::ResourceExt;
+
+use super::reports::{PodReport, init_running, pod_reports};
+use super::{Blocked, Observed};
+use crate::names::HASH_ANNOTATION;
+
+/// Share of the cache above which the status warns.
+const CACHE_WARN_PERCENT: f64 = 80.0;
+
+pub(super) fn packages_condition(
+    p: &PythonPackagesStatus,
+    blocked: Option<&Blocked>,
+) -> (bool, &'static str, String) {
+    if let Some(b) = blocked.filter(|b| b.concerns_packages()) {
+        return (false, b.reason(), b.message());
+    }
+    match p.state {
+        Some(PackagesState::Ready) => (true, "Installed", ready_message(p)),
+        Some(PackagesState::Failed) => (
+            false,
+            "InstallFailed",
+            p.error
+                .clone()
+                .unwrap_or_else(|| InstallErrorType::Unknown.message().to_owned()),
+        ),
+        Some(PackagesState::Installing) => (
+            false,
+            "Installing",
+            "An init container is installing the packages".into(),
+        ),
+        _ => (
+            false,
+            "Pending",
+            "Waiting for a pod to install or find the packages".into(),
+        ),
+    }
+}
+
+fn ready_message(p: &PythonPackagesStatus) -> String {
+    match (&p.installed_by, &p.install_duration) {
+        (Some(by), Some(d)) => format!("{} packages installed by {by} in {d}", p.installed.len()),
+        _ => format!("{} packages installed", p.installed.len()),
+    }
+}
+
+/// The pythonPackages block: state from the reports of pods that run the desired hash.
+pub(super) fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
+    let spec = observed.app.spec.python_packages.as_ref();
+    let mut status = PythonPackagesStatus {
+        hash: observed.hash.map(str::to_owned),
+        cache_mode: spec.map(|s| {
+            if s.cache.enabled {
+                CacheMode::SharedPvc
+            } else {
+                CacheMode::PerPod
+            }
+        }),
+        warnings: observed.app.spec.warnings(),
+        ..Default::default()
+    };
+    if let Some(blocked) = observed.blocked.as_ref().filter(|b| b.concerns_packages()) {
+        status.state = Some(PackagesState::Pending);
+        status.error = Some(blocked.message());
+        return status;
+    }
+    let current: Vec<PodReport> = pod_reports(observed.pods)
+        .into_iter()
+        .filter(|r| r.hash.as_deref() == observed.hash)
+        .collect();
+    let installing = observed
+        .pods
+        .iter()
+        .filter(|p| p.annotations().get(HASH_ANNOTATION).map(String::as_str) == observed.hash)
+        .any(init_running);
+    let failed = current.iter().find(|r| report_failed(r));
+    let success = current
+        .iter()
+        .filter_map(|r| r.report.as_ref())
+        .filter(|r| r.result != InstallResult::Failed)
+        .max_by_key(|r| r.result == InstallResult::Installed);
+    if let Some(latest) = current
+        .iter()
+        .filter_map(|r| r.report.as_ref())
+        .max_by(|a, b| a.finished_at.cmp(&b.finished_at))
+    {
+        apply_cache_usage(&mut status, latest);
+        if latest.stale_lock_recovered {
+            status.warnings.push(format!(
+                "{}: recovered a stale install lock left by a pod that died while installing",
+                latest.pod
+            ));
+        }
+    }
+    if let Some(ok) = success {
+        // What the env itself warns about (e.g. image packages it shadows under
+        // `imagePackages: override`), once each.
+        for warning in &ok.warnings {
+            if !status.warnings.contains(warning) {
+                status.warnings.push(warning.clone());
+            }
+        }
+        status.installed = ok.installed.clone();
+        status.installed_by = ok.installed_by.clone();
+        status.last_install_time = ok.installed_at.clone();
+        status.install_duration = ok.install_duration_seconds.map(human_duration);
+    }
+    status.state = Some(match (failed, success, installing) {
+        (Some(f), _, _) => {
+            record_failure(&mut status, f);
+            if spec.is_some_and(|s| s.install_policy.on_failure == OnFailure::Allow) {
+                status.warnings.push(format!(
+                    "{} started without its packages (installPolicy.onFailure: allow)",
+                    f.pod
+                ));
+            }
+            PackagesState::Failed
+        }
+        (None, _, true) => PackagesState::Installing,
+        (None, Some(_), false) => PackagesState::Ready,
+        (None, None, false) => PackagesState::Pending,
+    });
+    status
+}
+
+/// `errorType` and `error` of a failed run (`unknown` when it left no report).
+fn record_failure(status: &mut PythonPackagesStatus, failed: &PodReport) {
+    let report = failed.report.as_ref();
+    let error_type = report
+        .and_then(|r| r.error_type)
+        .unwrap_or(InstallErrorType::Unknown);
+    status.error_type = Some(error_type);
+    status.error = Some(error_text(
+        error_type,
+        report.and_then(|r| r.error.as_deref()),
+    ));
+}
+
+/// The status `error`: the catalogue's message for `error_type`, then the script's detail line
+/// when there is one. A detail that already starts with the message (scripts from before the
+/// catalogue moved to the operator wrote the whole text) is used as it is.
+pub fn error_text(error_type: InstallErrorType, detail: Option<&str>) -> String {
+    let message = error_type.message();
+    match detail.filter(|d| !d.trim().is_empty()) {
+        None => message.to_owned(),
+        Some(d) if d.starts_with(message) => d.to_owned(),
+        Some(d) => format!("{message} {}", d.trim()),
+    }
+}
+
+fn report_failed(r: &PodReport) -> bool {
+    match &r.report {
+        Some(report) => report.result == InstallResult::Failed,
+        None => r.exit_code != 0,
+    }
+}
+
+fn apply_cache_usage(status: &mut PythonPackagesStatus, report: &InstallReport) {
+    let Some(cache) = &report.cache else { return };
+    let percent = (cache.usage_percent() * 10.0).round() / 10.0;
+    status.cache_usage = Some(CacheUsage {
+        total_bytes: cache.total_bytes,
+        used_bytes: cache.used_bytes,
+        available_bytes: cache.available_bytes,
+        usage_percent: percent,
+    });
+    if percent > CACHE_WARN_PERCENT {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        status.warnings.push(format!(
+            "Package cache {percent:.1}% full ({:.2}GiB / {:.2}GiB); increase cache.size or lower cache.keepEnvs",
+            gib(cache.used_bytes),
+            gib(cache.total_bytes)
+        ));
+    }
+}
+
+/// `45s`, `2m30s`, `1h2m3s`.
+pub fn human_duration(seconds: f64) -> String {
+    let total = seconds.round().max(0.0) as u64;
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
