@@ -3,7 +3,7 @@
 //! - `crd [--check]`   write `crds/kasprapp.crd.yaml` from the Rust types, or fail if it is stale
 //! - `test`            prepare every part the tests need, then run all of them
 //! - `lint [step...]`  every check that is not a test: fmt, clippy, doc, shellcheck on the
-//!   rendered install script, ruff on its Python, cargo-deny, the MSRV (see `lint.rs`)
+//!   rendered install script, ruff on its Python, cargo-deny, the MSRV (see `lint/mod.rs`)
 //! - `bench`           the criterion benchmarks (warm path vs a pip start; build and status)
 
 mod crd;

@@ -3,15 +3,14 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use http::{Method, StatusCode};
-use kaspr_reconcile::controller::reconcile;
 use kaspr_reconcile::error::Error;
 use serde_json::{Value, json};
-use support::{PLAIN, Verifier, app, condition, context, context_with};
+use support::{
+    APP_UID, FIRST_CHILDREN, LIVE_SET_PATH, PLAIN, SERVICE_ACCOUNT_PATH, STS_PATH, app, condition,
+    context, context_with, failed, finished, start, started, volume,
+};
 
-const STS_PATH: &str = "/apis/apps/v1/namespaces/default/statefulsets/orders-app";
 const SHARED_CACHE: &str =
     "    packages: [requests==2.31.0]\n    cache: {enabled: true, size: 1Gi}\n";
 
@@ -21,7 +20,7 @@ fn existing_statefulset() -> Value {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": "orders-app", "namespace": "default", "generation": 3,
             "ownerReferences": [{"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp", "name": "orders",
-                "uid": "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1", "controller": true}]},
+                "uid": APP_UID, "controller": true}]},
         "spec": {"replicas": 1, "serviceName": "orders-app",
             "selector": {"matchLabels": {"kaspr.io/cluster": "orders"}},
             "template": {"metadata": {"labels": {"kaspr.io/cluster": "orders"}},
@@ -43,16 +42,15 @@ fn expanded_pvc() -> Value {
 
 #[tokio::test]
 async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches() {
-    let (ctx, handle, mut cluster) = context();
+    let (ctx, mut api, mut cluster) = context();
     let app = app(SHARED_CACHE);
     cluster.statefulsets(json!([existing_statefulset()]));
     cluster.pvcs(json!([expanded_pvc()]));
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
+    let task = start(&app, &ctx);
     let applied = api.applies_of(true, true).await;
     let status = api.status(&app).await;
     api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
+    finished(task).await;
 
     let pvc = applied.pvc.expect("the packages PVC is applied");
     assert_eq!(
@@ -61,13 +59,10 @@ async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches
     );
     assert_eq!(pvc["kind"], "PersistentVolumeClaim");
     let sts = applied.statefulset.expect("statefulset applied");
-    let claim = sts["spec"]["template"]["spec"]["volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|v| v["name"] == "python-packages")
-        .map(|v| v["persistentVolumeClaim"]["claimName"].clone());
-    assert_eq!(claim, Some(json!("orders-app-python-packages")));
+    assert_eq!(
+        volume(&sts, "python-packages")["persistentVolumeClaim"]["claimName"],
+        "orders-app-python-packages"
+    );
     // The cached StatefulSet was read: its ready replica is in the status.
     assert_eq!(status["availableMembers"], "1/1");
     assert_eq!(status["pythonPackages"]["cacheMode"], "shared-pvc");
@@ -90,64 +85,33 @@ async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches
     }
 }
 
-/// The API server's answer to an invalid object.
-fn invalid(message: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": "Invalid", "code": 422})
-}
-
 const VOLUMES_422: &str = "StatefulSet.apps \"orders-app\" is invalid: spec.template.spec.volumes[2].name: Required value";
 
 #[tokio::test]
 async fn a_refused_statefulset_apply_sets_apply_failed_emits_a_warning_and_returns_the_error() {
     let (metrics, export) = kaspr_reconcile::metrics::prometheus().expect("exporter");
-    let (ctx, handle, _cluster) = context_with(metrics);
+    let (ctx, mut api, _cluster) = context_with(metrics);
     let app = app(PLAIN);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    for path in [
-        "/api/v1/namespaces/default/serviceaccounts/orders-app",
-        "/api/v1/namespaces/default/configmaps/orders-app-config",
-        "/api/v1/namespaces/default/services/orders-app",
-        "/api/v1/namespaces/default/services/orders-app-api",
-        "/api/v1/namespaces/default/configmaps/orders-app-python-packages",
-    ] {
-        api.expect(Method::PATCH, path, StatusCode::OK, Value::Null)
-            .await;
-    }
-    api.expect(
-        Method::PATCH,
-        STS_PATH,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        invalid(VOLUMES_422),
-    )
-    .await;
+    let task = start(&app, &ctx);
+    api.patches(&FIRST_CHILDREN).await;
+    api.patch(LIVE_SET_PATH).await;
+    let refusal = (StatusCode::UNPROCESSABLE_ENTITY, "Invalid", VOLUMES_422);
+    let request = (Method::PATCH, STS_PATH);
+    let shown = api.refused(&app, request, refusal, "ApplyFailed").await;
 
-    let event = api.event().await;
-    assert_eq!(event["type"], "Warning");
-    assert_eq!(event["reason"], "ApplyFailed");
-    let note = event["note"].as_str().unwrap_or_default();
+    let note = shown.event["note"].as_str().unwrap_or_default();
     assert!(
         note.contains("StatefulSet orders-app") && note.contains(VOLUMES_422),
         "{note}"
     );
-    let status = api.status(&app).await;
-    let ready = condition(&status, "Ready");
-    assert_eq!(
-        (ready["status"].as_str(), ready["reason"].as_str()),
-        (Some("False"), Some("ApplyFailed"))
-    );
-    let message = ready["message"].as_str().unwrap_or_default();
+    let message = shown.message();
     assert!(
         message.contains("StatefulSet orders-app") && message.contains(VOLUMES_422),
         "{message}"
     );
-    api.nothing_more().await;
 
-    let err = task
-        .await
-        .expect("joins")
-        .expect_err("the error reaches the error policy");
+    // The error reaches the error policy.
+    let err = failed(task).await;
     assert!(
         matches!(&err, Error::Apply { kind: "StatefulSet", name, .. } if name == "orders-app"),
         "{err:?}"
@@ -164,47 +128,25 @@ async fn a_refused_statefulset_apply_sets_apply_failed_emits_a_warning_and_retur
 
 #[tokio::test]
 async fn a_kind_the_api_does_not_serve_is_named_in_the_status() {
-    let (ctx, handle, _cluster) = context();
     let app = app(PLAIN);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    let not_served = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": "the server could not find the requested resource", "reason": "NotFound", "code": 404});
-    api.expect(
-        Method::PATCH,
-        "/api/v1/namespaces/default/serviceaccounts/orders-app",
-        StatusCode::NOT_FOUND,
-        not_served,
-    )
-    .await;
+    let (task, mut api) = started(&app);
+    let not_served = "the server could not find the requested resource";
+    let request = (Method::PATCH, SERVICE_ACCOUNT_PATH);
+    let refusal = (StatusCode::NOT_FOUND, "NotFound", not_served);
     // Nothing after the refused child is applied: the event and the status come next.
-    let event = api.event().await;
+    let shown = api.refused(&app, request, refusal, "ApplyFailed").await;
     assert_eq!(
-        (event["type"].as_str(), event["reason"].as_str()),
-        (Some("Warning"), Some("ApplyFailed"))
-    );
-    let status = api.status(&app).await;
-    let ready = condition(&status, "Ready");
-    assert_eq!(ready["reason"], "ApplyFailed");
-    assert_eq!(
-        ready["message"],
+        shown.message(),
         "Applying ServiceAccount orders-app failed: the server could not find the requested resource"
     );
     // A refused apply is not a packages problem: that condition still reads the pods.
     assert_eq!(
-        condition(&status, "PythonPackagesReady")["reason"],
+        condition(&shown.status, "PythonPackagesReady")["reason"],
         "Pending"
     );
-    api.nothing_more().await;
-    let err = task.await.expect("joins").expect_err("fails");
+    let err = failed(task).await;
     assert!(
-        matches!(
-            &err,
-            Error::Apply {
-                kind: "ServiceAccount",
-                ..
-            }
-        ),
+        matches!(&err, Error::Apply { kind, .. } if *kind == "ServiceAccount"),
         "{err:?}"
     );
 }

@@ -3,52 +3,25 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Command;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kaspr_reconcile::build::Desired;
 use kaspr_reconcile::names::{HASH_ANNOTATION, INIT_CONTAINER};
 use kaspr_reconcile::validate;
+use kaspr_test_support::app::{AppBuilder, BOOTSTRAP_SERVERS};
+use kaspr_test_support::workspace_root;
 use kaspr_types::KasprApp;
 use support::build::{
-    NONE, app, build, env_value, main_container, pod_spec, storage, with_packages, with_pvc,
+    NONE, app_with_spec, build, env_value, example_apps, main_container, pod_spec, storage, volume,
+    with_packages, with_pvc,
 };
 
-fn examples() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    let mut files = Vec::new();
-    let mut dirs = vec![root];
-    while let Some(dir) = dirs.pop() {
-        for e in std::fs::read_dir(&dir).expect("examples").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-fn example_apps() -> Vec<(PathBuf, KasprApp)> {
-    let mut apps = Vec::new();
-    for file in examples() {
-        let text = std::fs::read_to_string(&file).expect("read");
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v: serde_json::Value = serde::Deserialize::deserialize(doc).expect("yaml");
-            if v["kind"] == "KasprApp" {
-                apps.push((file.clone(), app(&serde_json::to_string(&v).expect("json"))));
-            }
-        }
-    }
-    apps
-}
-
-#[test]
-fn every_child_of_every_example_passes_kubernetes_validate_strict() {
+/// Runs `kubernetes-validate --strict` for Kubernetes 1.35 on `files` (from the venv
+/// `cargo xtask test` prepares) and asserts that it accepts them.
+fn kubernetes_validate<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(files: I) {
     let venv = std::env::var("KASPR_TEST_VENV").unwrap_or_else(|_| {
         panic!("KASPR_TEST_VENV is not set: run `cargo xtask test`, which installs kubernetes-validate in a venv")
     });
@@ -57,6 +30,21 @@ fn every_child_of_every_example_passes_kubernetes_validate_strict() {
         tool.exists(),
         "kubernetes-validate missing from {venv}: run `cargo xtask test`"
     );
+    let out = Command::new(&tool)
+        .args(["--strict", "--quiet", "-k", "1.35.0"])
+        .args(files)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "kubernetes-validate refused:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_child_of_every_example_passes_kubernetes_validate_strict() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut files = Vec::new();
     for (i, (path, app)) in example_apps().into_iter().enumerate() {
@@ -73,43 +61,18 @@ fn every_child_of_every_example_passes_kubernetes_validate_strict() {
         "expected the examples' objects, got {}",
         files.len()
     );
-    let out = Command::new(&tool)
-        .args(["--strict", "--quiet", "-k", "1.35.0"])
-        .args(&files)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "kubernetes-validate refused:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kubernetes_validate(&files);
 }
 
 #[test]
 fn deploy_manifests_pass_kubernetes_validate_strict() {
-    let venv = std::env::var("KASPR_TEST_VENV")
-        .unwrap_or_else(|_| panic!("KASPR_TEST_VENV is not set: run `cargo xtask test`"));
-    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    let out = Command::new(Path::new(&venv).join("bin/kubernetes-validate"))
-        .args(["--strict", "--quiet", "-k", "1.35.0"])
-        .arg(deploy.join("rbac.yaml"))
-        .arg(deploy.join("operator.yaml"))
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let deploy = workspace_root().join("deploy");
+    kubernetes_validate([deploy.join("rbac.yaml"), deploy.join("operator.yaml")]);
 }
 
 #[test]
 fn without_python_packages_there_is_no_trace_of_them() {
-    let a = app(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: plain}\nspec: {bootstrapServers: 'k:9092'}\n",
-    );
+    let a = AppBuilder::new("plain").build();
     let d = build(&a, &NONE).expect("builds");
     let pod = pod_spec(&d);
     assert!(pod.init_containers.is_none());
@@ -186,12 +149,9 @@ fn packages_add_init_container_volumes_and_pythonpath() {
         pvc.metadata.owner_references.is_some(),
         "deleteClaim: true -> owned by the app"
     );
-    let claim = pod
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == "python-packages")
-        .and_then(|v| v.persistent_volume_claim.as_ref());
+    let claim = volume(pod, "python-packages")
+        .persistent_volume_claim
+        .as_ref();
     assert_eq!(
         claim.map(|c| c.claim_name.as_str()),
         Some("orders-app-python-packages")
@@ -202,13 +162,7 @@ fn packages_add_init_container_volumes_and_pythonpath() {
 fn per_pod_cache_uses_an_empty_dir_and_no_pvc() {
     let d = build(&with_packages("    packages: [requests]\n"), &NONE).expect("builds");
     assert!(d.packages_pvc.is_none());
-    let vol = pod_spec(&d)
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == "python-packages")
-        .expect("volume");
-    assert!(vol.empty_dir.is_some());
+    assert!(volume(pod_spec(&d), "python-packages").empty_dir.is_some());
 }
 
 #[test]
@@ -238,8 +192,9 @@ fn retained_claim_is_not_owned_and_never_shrinks() {
 
 #[test]
 fn template_settings_reach_the_init_container_and_pythonpath_is_joined() {
-    let a = app(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: t}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages: {packages: [a]}\n  template:\n    kasprContainer:\n      env: [{name: PYTHONPATH, value: /opt/extra}, {name: LOG_LEVEL, value: debug}]\n    pythonPackagesInitContainer:\n      env: [{name: PIP_DEFAULT_TIMEOUT, value: '60'}, {name: PACKAGES, value: evil}]\n      volumeMounts: [{name: certs, mountPath: /etc/ssl/custom}]\n      securityContext: {runAsNonRoot: true}\n",
+    let a = app_with_spec(
+        "t",
+        "  bootstrapServers: k:9092\n  pythonPackages: {packages: [a]}\n  template:\n    kasprContainer:\n      env: [{name: PYTHONPATH, value: /opt/extra}, {name: LOG_LEVEL, value: debug}]\n    pythonPackagesInitContainer:\n      env: [{name: PIP_DEFAULT_TIMEOUT, value: '60'}, {name: PACKAGES, value: evil}]\n      volumeMounts: [{name: certs, mountPath: /etc/ssl/custom}]\n      securityContext: {runAsNonRoot: true}\n",
     );
     let d = build(&a, &NONE).expect("builds");
     let init = &pod_spec(&d).init_containers.as_ref().expect("init")[0];
@@ -329,22 +284,23 @@ fn hash_change_changes_the_pod_template_and_secret_rotation_does_not() {
 #[test]
 fn names_labels_and_ports_follow_upstream() {
     let d = build(&with_packages("    packages: [a]\n"), &NONE).expect("builds");
-    assert_eq!(d.statefulset.metadata.name.as_deref(), Some("orders-app"));
+    let names = [
+        &d.statefulset.metadata,
+        &d.headless_service.metadata,
+        &d.api_service.metadata,
+        &d.config_map.metadata,
+        &d.service_account.metadata,
+    ]
+    .map(|m| m.name.as_deref().unwrap_or_default());
     assert_eq!(
-        d.headless_service.metadata.name.as_deref(),
-        Some("orders-app")
-    );
-    assert_eq!(
-        d.api_service.metadata.name.as_deref(),
-        Some("orders-app-api")
-    );
-    assert_eq!(
-        d.config_map.metadata.name.as_deref(),
-        Some("orders-app-config")
-    );
-    assert_eq!(
-        d.service_account.metadata.name.as_deref(),
-        Some("orders-app")
+        names,
+        [
+            "orders-app",
+            "orders-app",
+            "orders-app-api",
+            "orders-app-config",
+            "orders-app"
+        ]
     );
     let selector = d
         .statefulset
@@ -371,6 +327,6 @@ fn names_labels_and_ports_follow_upstream() {
         Some("None")
     );
     let cm = d.config_map.data.as_ref().expect("data");
-    assert_eq!(cm["K_KAFKA_BOOTSTRAP_SERVERS"], "k:9092");
+    assert_eq!(cm["K_KAFKA_BOOTSTRAP_SERVERS"], BOOTSTRAP_SERVERS);
     assert_eq!(cm["K_APP_NAME"], "orders-app");
 }

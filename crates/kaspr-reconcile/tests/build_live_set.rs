@@ -7,8 +7,15 @@ use kaspr_reconcile::build::{
     Desired, Existing, LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, live_hashes, script_paths,
 };
 use support::build::{
-    NONE, build, env_value, main_container, mounts, pod_spec, pod_with_hash, pods, with_packages,
+    NONE, build, env_value, main_container, mounts, pod_spec, pod_with_hash, volume, with_packages,
 };
+use support::pods;
+
+/// pythonPackages blocks without and with the shared cache.
+const CACHE_OFF_AND_ON: [&str; 2] = [
+    "    packages: [requests]\n",
+    "    packages: [requests]\n    cache: {enabled: true}\n",
+];
 
 fn live_hashes_of(d: &Desired) -> &str {
     let cm = d.live_set.as_ref().expect("live-set ConfigMap");
@@ -102,10 +109,7 @@ fn build_keeps_the_live_set_config_map_from_the_pods() {
 
 #[test]
 fn the_live_set_exists_with_the_cache_on_or_off() {
-    for pp in [
-        "    packages: [requests]\n",
-        "    packages: [requests]\n    cache: {enabled: true}\n",
-    ] {
+    for pp in CACHE_OFF_AND_ON {
         let d = build(&with_packages(pp), &NONE).expect("builds");
         assert_eq!(
             live_hashes_of(&d),
@@ -123,13 +127,10 @@ fn only_the_init_container_mounts_the_live_set_read_only_from_an_optional_volume
     )
     .expect("builds");
     let pod = pod_spec(&d);
-    let volume = pod
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == "python-packages-live")
-        .expect("live-set volume");
-    let source = volume.config_map.as_ref().expect("a ConfigMap volume");
+    let source = volume(pod, "python-packages-live")
+        .config_map
+        .as_ref()
+        .expect("a ConfigMap volume");
     assert_eq!(source.name, "orders-app-python-packages");
     assert_eq!(
         source.optional,
@@ -155,10 +156,7 @@ fn only_the_init_container_mounts_the_live_set_read_only_from_an_optional_volume
 
 #[test]
 fn the_main_container_sees_only_envs_read_only() {
-    for pp in [
-        "    packages: [requests]\n",
-        "    packages: [requests]\n    cache: {enabled: true}\n",
-    ] {
+    for pp in CACHE_OFF_AND_ON {
         let d = build(&with_packages(pp), &NONE).expect("builds");
         let main = main_container(&d);
         let packages = mounts(main, "python-packages");

@@ -5,13 +5,13 @@ mod support;
 
 use kaspr_types::KasprApp;
 use support::build::{
-    NONE, app, build, env_var, main_container, mounts, pod_spec, statefulset_spec, storage,
+    NONE, app_with_spec, build, env_var, main_container, mounts, pod_spec, statefulset_spec,
+    storage, volume,
 };
 
+/// The app `orders` on `k:9093` with the spec lines `spec` (indented by two).
 fn kafka_app(spec: &str) -> KasprApp {
-    app(&format!(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders}}\nspec:\n  bootstrapServers: k:9093\n{spec}"
-    ))
+    app_with_spec("orders", &format!("  bootstrapServers: k:9093\n{spec}"))
 }
 
 #[test]
@@ -97,12 +97,7 @@ fn ephemeral_storage_is_an_empty_dir_and_no_claim_template() {
     let spec = statefulset_spec(&d);
     assert!(spec.volume_claim_templates.is_none());
     assert!(spec.persistent_volume_claim_retention_policy.is_none());
-    let table = pod_spec(&d)
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == "orders-app-pv")
-        .expect("table volume");
+    let table = volume(pod_spec(&d), "orders-app-pv");
     assert!(table.empty_dir.is_some() && table.persistent_volume_claim.is_none());
     let mount = mounts(main_container(&d), "orders-app-pv");
     assert_eq!(mount.len(), 1);

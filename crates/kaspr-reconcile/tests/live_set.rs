@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use kaspr_reconcile::controller::reconcile;
 use serde_json::{Value, json};
-use support::{PLAIN, Verifier, WITH_SECRET, app, context, desired_hash, fixture_with_hash};
+use support::{
+    APP_UID, PLAIN, WITH_SECRET, app, context, desired_hash, finished, fixture_with_hash, start,
+    volume,
+};
 
 fn live_hashes(live_set: &Value) -> &str {
     live_set["data"]["live-hashes"].as_str().unwrap_or_default()
@@ -23,10 +23,9 @@ const OLD: &str = "c69dac6587e76619";
 
 #[tokio::test]
 async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
-    let (ctx, handle, mut cluster) = context();
+    let (ctx, mut api, mut cluster) = context();
     let app = app(PLAIN);
     let new = desired_hash(&app);
-    let mut api = Verifier::new(handle);
     // Mid-rollout: app-0 installs the new hash, app-1 and app-2 still import from the old env.
     let rolling = fixture_with_hash("rolling-update.json", &new);
     let pods = |names: &[&str]| -> Value {
@@ -52,52 +51,40 @@ async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
     ];
     for (pods, expected) in rounds {
         cluster.pods(pods);
-        let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
+        let task = start(&app, &ctx);
         let applied = api.applies(true).await;
         assert_eq!(live_hashes(&applied.live_set), expected);
         assert_eq!(applied.live_set["kind"], "ConfigMap");
         assert_eq!(
             applied.live_set["metadata"]["ownerReferences"][0]["uid"],
-            "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1"
+            APP_UID
         );
         assert_eq!(
             applied.live_set["metadata"]["labels"]["kaspr.io/app"],
             "orders"
         );
         let sts = applied.statefulset.expect("statefulset applied");
-        let volume = sts["spec"]["template"]["spec"]["volumes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|v| v["name"] == "python-packages-live")
-            .cloned()
-            .unwrap_or(Value::Null);
         assert_eq!(
-            volume["configMap"],
+            volume(&sts, "python-packages-live")["configMap"],
             json!({"name": "orders-app-python-packages", "optional": true})
         );
         api.status(&app).await;
         api.nothing_more().await;
-        task.await.expect("joins").expect("reconcile ok");
+        finished(task).await;
     }
 }
 
 #[tokio::test]
 async fn a_held_rollout_still_keeps_the_live_set_current() {
-    let (ctx, handle, mut cluster) = context();
+    let (ctx, mut api, mut cluster) = context();
     let app = app(WITH_SECRET);
     let new = desired_hash(&app);
-    let mut api = Verifier::new(handle);
     // Every pod still runs the old hash; the Secret the new spec names is missing.
     cluster.pods(fixture_with_hash("installed.json", OLD));
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    let applied = api.applies(false).await;
-    assert!(applied.statefulset.is_none(), "the rollout is held");
-    assert_eq!(live_hashes(&applied.live_set), lines(vec![&new, OLD]));
-    api.event().await;
-    api.status(&app).await;
-    api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
+    let task = start(&app, &ctx);
+    api.secret_missing().await;
+    // The rollout is held (no StatefulSet apply), but the live set is applied.
+    let held = api.held(&app).await;
+    assert_eq!(live_hashes(&held.applied.live_set), lines(vec![&new, OLD]));
+    finished(task).await;
 }

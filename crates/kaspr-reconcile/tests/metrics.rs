@@ -7,13 +7,19 @@ use std::time::Duration;
 use kaspr_reconcile::error::Error;
 use kaspr_reconcile::metrics::{Metrics, PrometheusExport, prometheus};
 use kaspr_script::InstallReport;
+use kaspr_test_support::app::AppBuilder;
+use kaspr_test_support::workspace_root;
 use kaspr_types::KasprApp;
 
+/// `orders` in `shop`, with a private index, credentials and the shared cache.
 fn app() -> KasprApp {
-    serde_yaml::from_str(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: orders, namespace: shop}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages:\n    packages: [requests==2.31.0]\n    indexUrl: https://pypi.example.com/simple\n    credentials: {secretRef: {name: pypi-creds}}\n    cache: {enabled: true}\n",
-    )
-    .expect("app")
+    AppBuilder::new("orders")
+        .namespace("shop")
+        .python_packages(
+            "packages: [requests==2.31.0]\nindexUrl: https://pypi.example.com/simple\n\
+             credentials: {secretRef: {name: pypi-creds}}\ncache: {enabled: true}\n",
+        )
+        .build()
 }
 
 /// A v1 install report as the init container writes it, with `extra` fields added.
@@ -128,11 +134,8 @@ fn all_twelve_documented_metrics_are_set_with_their_labels() {
 
 #[test]
 fn the_metrics_section_of_the_user_guide_lists_exactly_these_twelve() {
-    let guide = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/user-guide.md"
-    ))
-    .expect("user guide");
+    let guide =
+        std::fs::read_to_string(workspace_root().join("docs/user-guide.md")).expect("user guide");
     let section = guide
         .split("## Metrics")
         .nth(1)

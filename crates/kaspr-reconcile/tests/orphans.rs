@@ -5,22 +5,23 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use http::{Method, StatusCode};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kaspr_reconcile::controller::reconcile;
 use kaspr_reconcile::error::Error;
+use kaspr_test_support::app::AppBuilder;
 use kaspr_types::KasprApp;
 use serde_json::{Value, json};
 use support::build::{NONE, build, with_packages};
 use support::{
-    APP_UID, LIVE_SET_PATH, PLAIN, PVC_PATH, Verifier, WITH_SECRET, app, condition, context,
+    APP_UID, LIVE_SET_PATH, PLAIN, PVC_PATH, Task, Verifier, WITH_SECRET, app, context, failed,
+    finished, start,
 };
 
 const PVC_UID: &str = "5d7e0c1a-4a47-4a5e-9a52-0c0b5f6f9d01";
 const LIVE_SET_UID: &str = "0f3c9a63-1f1e-4f2e-8f5d-3b8f4d2b7c02";
+/// The uid of another app.
+const OTHER_UID: &str = "6b0d8a36-4f0e-4d35-a0f4-42c1b1b9e0a1";
 
 fn owner(uid: &str) -> Value {
     json!([{"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp", "name": "orders", "uid": uid,
@@ -46,11 +47,18 @@ fn live_set() -> Value {
     })
 }
 
+/// The app once pythonPackages is removed from its spec.
 fn without_packages() -> KasprApp {
-    serde_yaml::from_str(&format!(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders, namespace: default, uid: {APP_UID}, generation: 2}}\nspec:\n  bootstrapServers: k:9092\n"
-    ))
-    .expect("app")
+    AppBuilder::new("orders").generation(2).build()
+}
+
+/// A reconcile of `app` started on a fresh context whose cache holds `pvc` (the packages PVC)
+/// and the live-set ConfigMaps `config_maps`.
+fn reconcile_with(app: &KasprApp, pvc: Value, config_maps: Value) -> (Task, Verifier) {
+    let (ctx, api, mut cluster) = context();
+    cluster.pvcs(json!([pvc]));
+    cluster.config_maps(config_maps);
+    (start(app, &ctx), api)
 }
 
 fn pvc_owned_by(uid: Option<&str>) -> PersistentVolumeClaim {
@@ -75,11 +83,9 @@ fn orphan_names(
         .collect()
 }
 
-const BUILD_UID: &str = "0b6f2a58-6d1c-4bb1-a1d5-3f1f2b6f0c11";
-
 #[test]
 fn build_names_our_packages_pvc_an_orphan_once_the_cache_is_off() {
-    let ours = pvc_owned_by(Some(BUILD_UID));
+    let ours = pvc_owned_by(Some(APP_UID));
     let off = with_packages("    packages: [requests]\n    cache: {enabled: false}\n");
     assert_eq!(
         orphan_names(&off, Some(&ours), None),
@@ -103,7 +109,7 @@ fn build_names_our_packages_pvc_an_orphan_once_the_cache_is_off() {
 #[test]
 fn build_never_names_a_pvc_not_ours_or_one_delete_claim_false_keeps() {
     let off = with_packages("    packages: [requests]\n");
-    for pvc in [pvc_owned_by(None), pvc_owned_by(Some(APP_UID))] {
+    for pvc in [pvc_owned_by(None), pvc_owned_by(Some(OTHER_UID))] {
         assert!(
             orphan_names(&off, Some(&pvc), None).is_empty(),
             "{:?}",
@@ -113,20 +119,20 @@ fn build_never_names_a_pvc_not_ours_or_one_delete_claim_false_keeps() {
     let kept = with_packages(
         "    packages: [requests]\n    cache: {enabled: false, deleteClaim: false}\n",
     );
-    assert!(orphan_names(&kept, Some(&pvc_owned_by(Some(BUILD_UID))), None).is_empty());
+    assert!(orphan_names(&kept, Some(&pvc_owned_by(Some(APP_UID))), None).is_empty());
 }
 
 #[test]
 fn build_names_the_live_set_an_orphan_only_once_python_packages_is_gone() {
     let mut live: ObjectMeta =
         serde_json::from_value(live_set()["metadata"].clone()).expect("meta");
-    live.owner_references = serde_json::from_value(owner(BUILD_UID)).expect("owners");
+    live.owner_references = serde_json::from_value(owner(APP_UID)).expect("owners");
     let with = with_packages("    packages: [requests]\n");
     assert!(orphan_names(&with, None, Some(&live)).is_empty());
     let mut gone = with.clone();
     gone.spec.python_packages = None;
     assert_eq!(
-        orphan_names(&gone, Some(&pvc_owned_by(Some(BUILD_UID))), Some(&live)),
+        orphan_names(&gone, Some(&pvc_owned_by(Some(APP_UID))), Some(&live)),
         [
             format!("PersistentVolumeClaim orders-app-python-packages {PVC_UID}"),
             format!("ConfigMap orders-app-python-packages {LIVE_SET_UID}"),
@@ -139,11 +145,8 @@ fn build_names_the_live_set_an_orphan_only_once_python_packages_is_gone() {
 
 #[tokio::test]
 async fn turning_the_cache_off_deletes_our_packages_pvc_after_the_rollout() {
-    let (ctx, handle, mut cluster) = context();
     let app = app(PLAIN);
-    cluster.pvcs(json!([packages_pvc(Some(APP_UID))]));
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
+    let (task, mut api) = reconcile_with(&app, packages_pvc(Some(APP_UID)), json!([]));
     let applied = api.applies(true).await;
     assert!(applied.pvc.is_none() && applied.statefulset.is_some());
     let options = api.delete(PVC_PATH).await;
@@ -154,17 +157,13 @@ async fn turning_the_cache_off_deletes_our_packages_pvc_after_the_rollout() {
     let status = api.status(&app).await;
     assert_eq!(status["pythonPackages"]["cacheMode"], "per-pod");
     api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
+    finished(task).await;
 }
 
 #[tokio::test]
 async fn removing_python_packages_deletes_the_pvc_and_the_live_set() {
-    let (ctx, handle, mut cluster) = context();
     let app = without_packages();
-    cluster.pvcs(json!([packages_pvc(Some(APP_UID))]));
-    cluster.config_maps(json!([live_set()]));
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
+    let (task, mut api) = reconcile_with(&app, packages_pvc(Some(APP_UID)), json!([live_set()]));
     api.applies_without_packages().await;
     let pvc = api.delete(PVC_PATH).await;
     let live = api.delete(LIVE_SET_PATH).await;
@@ -173,27 +172,18 @@ async fn removing_python_packages_deletes_the_pvc_and_the_live_set() {
     let status = api.status(&app).await;
     assert!(status["pythonPackages"].is_null(), "{status}");
     api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
-    let deletes: Vec<&str> = api
-        .seen
-        .iter()
-        .filter(|s| s.method == Method::DELETE)
-        .map(|s| s.path.as_str())
-        .collect();
-    assert_eq!(deletes, [PVC_PATH, LIVE_SET_PATH]);
+    finished(task).await;
+    assert_eq!(api.deletes(), [PVC_PATH, LIVE_SET_PATH]);
 }
 
 #[tokio::test]
 async fn a_pvc_without_our_owner_reference_is_never_deleted() {
     for (name, pvc) in [
         ("no owner", packages_pvc(None)),
-        ("another app's", packages_pvc(Some(PVC_UID))),
+        ("another app's", packages_pvc(Some(OTHER_UID))),
     ] {
         for app in [app(PLAIN), without_packages()] {
-            let (ctx, handle, mut cluster) = context();
-            cluster.pvcs(json!([pvc.clone()]));
-            let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-            let mut api = Verifier::new(handle);
+            let (task, mut api) = reconcile_with(&app, pvc.clone(), json!([]));
             if app.spec.python_packages.is_some() {
                 api.applies(true).await;
             } else {
@@ -202,12 +192,8 @@ async fn a_pvc_without_our_owner_reference_is_never_deleted() {
             // Straight to the status: no DELETE.
             api.status(&app).await;
             api.nothing_more().await;
-            task.await.expect("joins").expect("reconcile ok");
-            assert!(
-                api.seen.iter().all(|s| s.method != Method::DELETE),
-                "{name}: {:?}",
-                api.seen
-            );
+            finished(task).await;
+            assert!(api.deletes().is_empty(), "{name}: {:?}", api.seen);
         }
     }
 }
@@ -216,58 +202,33 @@ async fn a_pvc_without_our_owner_reference_is_never_deleted() {
 async fn a_held_rollout_deletes_nothing() {
     // The cache is off but the new spec's Secret is missing: the StatefulSet keeps mounting the
     // claim, so it stays.
-    let (ctx, handle, mut cluster) = context();
     let app = app(WITH_SECRET);
-    cluster.pvcs(json!([packages_pvc(Some(APP_UID))]));
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    api.event().await;
-    api.status(&app).await;
-    api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
-    assert!(api.seen.iter().all(|s| s.method != Method::DELETE));
+    let (task, mut api) = reconcile_with(&app, packages_pvc(Some(APP_UID)), json!([]));
+    api.secret_missing().await;
+    api.held(&app).await;
+    finished(task).await;
+    assert!(api.deletes().is_empty());
 }
 
 #[tokio::test]
 async fn a_refused_delete_sets_delete_failed_and_returns_the_error() {
-    let (ctx, handle, mut cluster) = context();
     let app = app(PLAIN);
-    cluster.pvcs(json!([packages_pvc(Some(APP_UID))]));
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
+    let (task, mut api) = reconcile_with(&app, packages_pvc(Some(APP_UID)), json!([]));
     api.applies(true).await;
-    let forbidden = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": "persistentvolumeclaims \"orders-app-python-packages\" is forbidden: User cannot delete",
-        "reason": "Forbidden", "code": 403});
-    api.expect(Method::DELETE, PVC_PATH, StatusCode::FORBIDDEN, forbidden)
-        .await;
-    let event = api.event().await;
-    assert_eq!(
-        (event["type"].as_str(), event["reason"].as_str()),
-        (Some("Warning"), Some("DeleteFailed"))
-    );
-    let status = api.status(&app).await;
-    let ready = condition(&status, "Ready");
-    assert_eq!(ready["reason"], "DeleteFailed");
-    let message = ready["message"].as_str().unwrap_or_default();
+    let forbidden =
+        "persistentvolumeclaims \"orders-app-python-packages\" is forbidden: User cannot delete";
+    let refusal = (StatusCode::FORBIDDEN, "Forbidden", forbidden);
+    let request = (Method::DELETE, PVC_PATH);
+    let shown = api.refused(&app, request, refusal, "DeleteFailed").await;
+    let message = shown.message();
     assert!(
         message.contains("PersistentVolumeClaim orders-app-python-packages")
             && message.contains("User cannot delete"),
         "{message}"
     );
-    api.nothing_more().await;
-    let err = task.await.expect("joins").expect_err("fails");
+    let err = failed(task).await;
     assert!(
-        matches!(
-            &err,
-            Error::Delete {
-                kind: "PersistentVolumeClaim",
-                ..
-            }
-        ),
+        matches!(&err, Error::Delete { kind, .. } if *kind == "PersistentVolumeClaim"),
         "{err:?}"
     );
     assert_eq!(err.metric_label(), "delete");

@@ -4,110 +4,82 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Method, StatusCode};
-use kaspr_reconcile::controller::reconcile;
+use http::Method;
 use kube::runtime::controller::Action;
 use serde_json::json;
-use support::{Verifier, WITH_SECRET, app, condition, context};
+use support::{Task, WITH_SECRET, app, condition, context, find, finished, start, started};
 
-#[tokio::test]
-async fn missing_secret_holds_the_rollout() {
-    let (ctx, handle, _cluster) = context();
-    let app = app(WITH_SECRET);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    let event = api.event().await;
-    assert_eq!(event["type"], "Warning");
-    assert_eq!(event["reason"], "SecretNotFound");
-    assert!(
-        event["note"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("pypi-creds")
-    );
-    let status = api.status(&app).await;
-    let c = condition(&status, "PythonPackagesReady");
+/// How soon an app held by its Secret is reconciled again.
+const HELD_REQUEUE: Action = Action::requeue(Duration::from_secs(15));
+
+/// Asserts that the reconcile ended and asked to run again soon, as for a held app.
+async fn assert_requeued_soon(task: Task) {
     assert_eq!(
-        (c["status"].as_str(), c["reason"].as_str()),
-        (Some("False"), Some("SecretNotFound"))
-    );
-    api.nothing_more().await;
-    assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(15)),
+        finished(task).await,
+        HELD_REQUEUE,
         "a blocked app is checked again soon"
     );
 }
 
 #[tokio::test]
-async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
-    let (ctx, handle, _cluster) = context();
+async fn missing_secret_holds_the_rollout() {
     let app = app(WITH_SECRET);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg=="}});
-    api.expect(
-        Method::GET,
-        "/api/v1/namespaces/default/secrets/pypi-creds",
-        StatusCode::OK,
-        secret,
-    )
-    .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    let event = api.event().await;
-    assert_eq!(event["reason"], "SecretKeyNotFound");
-    let status = api.status(&app).await;
-    let message = condition(&status, "PythonPackagesReady")["message"]
+    let (task, mut api) = started(&app);
+    api.secret_missing().await;
+    let held = api.held(&app).await;
+    assert_eq!(held.event["type"], "Warning");
+    assert_eq!(held.event["reason"], "SecretNotFound");
+    assert!(
+        held.event["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pypi-creds")
+    );
+    let c = condition(&held.status, "PythonPackagesReady");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("SecretNotFound"))
+    );
+    assert_requeued_soon(task).await;
+}
+
+#[tokio::test]
+async fn secret_without_the_key_holds_the_rollout_and_names_the_key() {
+    let app = app(WITH_SECRET);
+    let (task, mut api) = started(&app);
+    api.secret(json!({"username": "dXNlcg=="})).await;
+    let held = api.held(&app).await;
+    assert_eq!(held.event["reason"], "SecretKeyNotFound");
+    let message = condition(&held.status, "PythonPackagesReady")["message"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     assert!(message.contains("\"password\""), "{message}");
     assert!(
-        !serde_json::to_string(&status)
+        !serde_json::to_string(&held.status)
             .expect("json")
             .contains("dXNlcg"),
         "secret data leaked into status"
     );
-    assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(15)),
-        "a blocked app is checked again soon"
-    );
+    assert_requeued_soon(task).await;
 }
 
 #[tokio::test]
 async fn secret_present_rolls_out() {
-    let (ctx, handle, _cluster) = context();
     let app = app(WITH_SECRET);
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let mut api = Verifier::new(handle);
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dXNlcg==", "password": "cHc="}});
-    api.expect(
-        Method::GET,
-        "/api/v1/namespaces/default/secrets/pypi-creds",
-        StatusCode::OK,
-        secret,
-    )
-    .await;
+    let (task, mut api) = started(&app);
+    api.secret(json!({"username": "dXNlcg==", "password": "cHc="}))
+        .await;
     let sts = api
         .applies(true)
         .await
         .statefulset
         .expect("statefulset applied");
-    let env = sts["spec"]["template"]["spec"]["initContainers"][0]["env"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let password = env
-        .iter()
-        .find(|e| e["name"] == "PYPI_PASSWORD")
-        .expect("password env");
+    let init = &sts["spec"]["template"]["spec"]["initContainers"][0];
+    let password = find(&init["env"], "name", "PYPI_PASSWORD");
+    assert!(!password.is_null(), "password env");
     assert_eq!(
         password["valueFrom"]["secretKeyRef"],
         json!({"name": "pypi-creds", "key": "password"})
@@ -118,26 +90,21 @@ async fn secret_present_rolls_out() {
     );
     api.status(&app).await;
     api.nothing_more().await;
-    task.await.expect("joins").expect("reconcile ok");
+    finished(task).await;
 }
 
 #[tokio::test]
 async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
-    let (ctx, handle, _cluster) = context();
+    let (ctx, mut api, _cluster) = context();
     let app = app(WITH_SECRET);
-    let mut api = Verifier::new(handle);
     // First pass: no Secret, so no StatefulSet apply (the next request after the live set is
     // the event, not a StatefulSet PATCH), and a short requeue.
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx.clone()));
-    api.not_found("/api/v1/namespaces/default/secrets/pypi-creds")
-        .await;
-    assert!(api.applies(false).await.statefulset.is_none());
-    api.event().await;
-    api.status(&app).await;
-    api.nothing_more().await;
+    let task = start(&app, &ctx);
+    api.secret_missing().await;
+    api.held(&app).await;
     assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
-        Action::requeue(Duration::from_secs(15)),
+        finished(task).await,
+        HELD_REQUEUE,
         "the requeue is what re-checks the Secret (it is read by name, not listed)"
     );
     assert!(
@@ -147,15 +114,9 @@ async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
         "the rollout is held"
     );
     // The Secret is created; the requeued pass reads it and rolls out.
-    let task = tokio::spawn(reconcile(Arc::new(app.clone()), ctx));
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pypi-creds"}, "data": {"username": "dQ==", "password": "cA=="}});
-    api.expect(
-        Method::GET,
-        "/api/v1/namespaces/default/secrets/pypi-creds",
-        StatusCode::OK,
-        secret,
-    )
-    .await;
+    let task = start(&app, &ctx);
+    api.secret(json!({"username": "dQ==", "password": "cA=="}))
+        .await;
     assert!(
         api.applies(true).await.statefulset.is_some(),
         "the StatefulSet is applied once the Secret exists"
@@ -167,7 +128,7 @@ async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
     );
     api.nothing_more().await;
     assert_eq!(
-        task.await.expect("joins").expect("reconcile ok"),
+        finished(task).await,
         Action::requeue(Duration::from_secs(30)),
         "unblocked: back to the install-pending requeue"
     );

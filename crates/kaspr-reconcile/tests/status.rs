@@ -6,13 +6,15 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kaspr_reconcile::status::{Blocked, Observed, compute, human_duration, with_blocked_ready};
 use kaspr_types::{CacheMode, InstallErrorType, PackagesState, condition};
-use support::status::{HASH, app, cond, now, pods, statefulset, status_of};
+use support::pods;
+use support::status::{
+    HASH, app, assert_warning, cond, now, packages, statefulset, status_from, status_of,
+};
 
 #[test]
 fn installing() {
-    let a = app("");
-    let s = status_of(&a, &pods("installing.json"), Some(&statefulset(0)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let s = status_from("installing.json", Some(0));
+    let p = packages(&s);
     assert_eq!(p.state, Some(PackagesState::Installing));
     assert_eq!(cond(&s, condition::PYTHON_PACKAGES_READY).status, "False");
     assert_eq!(
@@ -30,9 +32,8 @@ fn installing() {
 
 #[test]
 fn installed_by_app_0_in_45s_and_cached_on_the_others() {
-    let a = app("");
-    let s = status_of(&a, &pods("installed.json"), Some(&statefulset(3)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let s = status_from("installed.json", Some(3));
+    let p = packages(&s);
     assert_eq!(p.state, Some(PackagesState::Ready));
     assert_eq!(p.hash.as_deref(), Some(HASH));
     assert_eq!(p.installed_by.as_deref(), Some("orders-app-0"));
@@ -54,11 +55,15 @@ fn installed_by_app_0_in_45s_and_cached_on_the_others() {
 
 #[test]
 fn failed_with_authentication() {
-    let a = app("");
-    let s = status_of(&a, &pods("failed-auth.json"), Some(&statefulset(0)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
-    assert_eq!(p.state, Some(PackagesState::Failed));
-    assert_eq!(p.error_type, Some(InstallErrorType::Authentication));
+    let s = status_from("failed-auth.json", Some(0));
+    let p = packages(&s);
+    assert_eq!(
+        (p.state, p.error_type),
+        (
+            Some(PackagesState::Failed),
+            Some(InstallErrorType::Authentication)
+        )
+    );
     // The catalogue's message, then the script's detail line.
     let expected = "Authentication failed. Check credentials in referenced Secret. \
                     ERROR: HTTP error 401 while getting https://pypi.example.com/simple/pandas/";
@@ -74,7 +79,7 @@ fn failed_with_authentication() {
 fn allow_failure_runs_pods_but_reports_failed_with_a_warning() {
     let a = app("    installPolicy: {onFailure: allow}\n");
     let s = status_of(&a, &pods("allow-failure.json"), Some(&statefulset(1)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(p.state, Some(PackagesState::Failed));
     assert_eq!(p.error_type, Some(InstallErrorType::Network));
     assert_eq!(
@@ -82,35 +87,22 @@ fn allow_failure_runs_pods_but_reports_failed_with_a_warning() {
         Some(InstallErrorType::Network.message()),
         "no detail line: the message alone"
     );
-    assert!(
-        p.warnings
-            .iter()
-            .any(|w| w.contains("started without its packages")),
-        "{:?}",
-        p.warnings
-    );
+    assert_warning(p, |w| w.contains("started without its packages"));
 }
 
 #[test]
 fn cache_85_percent_full_warns() {
-    let a = app("");
-    let s = status_of(&a, &pods("cache-85.json"), Some(&statefulset(3)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let s = status_from("cache-85.json", Some(3));
+    let p = packages(&s);
     assert_eq!(p.cache_usage.as_ref().map(|c| c.usage_percent), Some(85.0));
-    assert!(
-        p.warnings
-            .iter()
-            .any(|w| w.starts_with("Package cache 85.0% full")),
-        "{:?}",
-        p.warnings
-    );
+    assert_warning(p, |w| w.starts_with("Package cache 85.0% full"));
 }
 
 #[test]
 fn no_pods_yet_is_pending_without_error() {
     let a = app("");
     let s = status_of(&a, &[], None, None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(p.state, Some(PackagesState::Pending));
     assert!(p.error.is_none());
     assert_eq!(s.available_members.as_deref(), Some("0/3"));
@@ -158,9 +150,8 @@ fn reports_of_an_older_hash_are_ignored() {
 #[test]
 fn pods_still_on_the_old_hash_neither_fail_nor_finish_the_install() {
     // The status only follows the desired hash: pods on the old one neither fail nor finish it.
-    let a = app("");
-    let s = status_of(&a, &pods("rolling-update.json"), None, None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let s = status_from("rolling-update.json", None);
+    let p = packages(&s);
     assert_eq!(p.state, Some(PackagesState::Installing));
 }
 
@@ -248,7 +239,7 @@ fn warnings_of_the_env_such_as_shadowed_image_packages_show_once() {
     let pods: Vec<Pod> = serde_json::from_value(pods).expect("pods");
     let a = app("");
     let s = status_of(&a, &pods, Some(&statefulset(3)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(p.warnings, [shadow]);
 }
 

@@ -7,7 +7,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kaspr_reconcile::metrics;
 use kaspr_reconcile::status::{error_text, pod_reports};
 use kaspr_types::{InstallErrorType, PackagesState, condition};
-use support::status::{HASH, app, cond, pods, statefulset, status_of};
+use support::pods;
+use support::status::{HASH, app, cond, packages, status_from, status_of};
 
 /// The fixture with the install report's `error` replaced by `error` (removed when None).
 fn failed_auth_with_error(error: Option<&str>) -> Vec<Pod> {
@@ -32,10 +33,10 @@ fn an_older_scripts_full_error_text_is_used_unchanged() {
     let old =
         "Authentication failed. Check credentials in referenced Secret. ERROR: HTTP error 401";
     let s = status_of(&a, &failed_auth_with_error(Some(old)), None, None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(p.error.as_deref(), Some(old), "the message is not repeated");
     let s = status_of(&a, &failed_auth_with_error(None), None, None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(
         p.error.as_deref(),
         Some(InstallErrorType::Authentication.message())
@@ -61,9 +62,8 @@ fn error_text_is_the_catalogue_message_then_the_detail() {
 
 #[test]
 fn oom_killed_init_container_without_a_report_is_out_of_memory() {
-    let a = app("");
-    let s = status_of(&a, &pods("oom-killed.json"), Some(&statefulset(0)), None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let s = status_from("oom-killed.json", Some(0));
+    let p = packages(&s);
     assert_eq!(p.state, Some(PackagesState::Failed));
     assert_eq!(p.error_type, Some(InstallErrorType::OutOfMemory));
     let error = p.error.as_deref().unwrap_or_default();
@@ -108,7 +108,7 @@ fn oom_with_report(result: &str, error_type: &str) -> Vec<Pod> {
 fn oom_killed_with_a_failed_report_is_out_of_memory_and_keeps_the_detail() {
     let a = app("");
     let s = status_of(&a, &oom_with_report("failed", "unknown"), None, None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(p.error_type, Some(InstallErrorType::OutOfMemory));
     assert_eq!(
         p.error.as_deref(),
@@ -122,7 +122,7 @@ fn oom_killed_with_a_failed_report_is_out_of_memory_and_keeps_the_detail() {
     );
     // A success the script reported stands, whatever the kubelet says.
     let s = status_of(&a, &oom_with_report("installed", "unknown"), None, None);
-    let p = s.python_packages.as_ref().expect("packages status");
+    let p = packages(&s);
     assert_eq!(p.error_type, None);
     assert_ne!(p.state, Some(PackagesState::Failed));
 }

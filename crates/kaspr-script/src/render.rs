@@ -312,6 +312,7 @@ mod tests {
         // It is embedded in the script between single quotes.
         for (name, text) in [
             ("helper.py", include_str!("../templates/helper.py")),
+            ("classify.py", include_str!("../templates/classify.py")),
             ("image.py", include_str!("../templates/image.py")),
             ("space.py", include_str!("../templates/space.py")),
             ("main.py", include_str!("../templates/main.py")),

@@ -26,6 +26,7 @@ export KASPR_CACHE_MODE POD_NAME
 # The helper program (python3 -c). Single quotes on purpose: the shell must expand nothing in it.
 # shellcheck disable=SC2016
 KASPR_PY='{% include "helper.py" %}
+{% include "classify.py" %}
 {% include "image.py" %}
 {% include "space.py" %}
 {% include "main.py" %}'

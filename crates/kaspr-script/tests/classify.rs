@@ -7,16 +7,22 @@ use std::process::Command;
 
 use support::*;
 
-/// The helper as the script embeds it: its three parts, in order.
+/// The helper as the script embeds it: its parts, in the order `install.sh` includes them.
 fn helper() -> &'static std::path::Path {
     static FILE: std::sync::OnceLock<tempfile::NamedTempFile> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/");
-        let text: String = ["helper.py", "image.py", "space.py", "main.py"]
-            .iter()
-            .map(|f| std::fs::read_to_string(format!("{dir}{f}")).expect("helper part"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text: String = [
+            "helper.py",
+            "classify.py",
+            "image.py",
+            "space.py",
+            "main.py",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("{dir}{f}")).expect("helper part"))
+        .collect::<Vec<_>>()
+        .join("\n");
         let file = tempfile::NamedTempFile::new().expect("temp file");
         std::fs::write(file.path(), text).expect("write helper");
         file
@@ -36,7 +42,7 @@ fn classify(log: &str, rc: i32, env: &[(&str, &str)]) -> String {
 fn classify_detailed(log: &str, rc: i32, env: &[(&str, &str)]) -> serde_json::Value {
     let work = tempfile::tempdir().expect("temp dir");
     std::fs::write(work.path().join("install.log"), log).expect("log");
-    let out = Command::new(venv().join("bin/python3"))
+    let out = Command::new(python())
         .arg(helper())
         .arg("classify")
         .arg(work.path())
@@ -114,41 +120,32 @@ fn each_kind_from_its_installer_output() {
 fn ambiguous_not_found_is_resolved_by_probing_the_index() {
     let server = pypiserver();
     let not_found = "ERROR: Could not find a version that satisfies the requirement x\nERROR: No matching distribution found for x";
+    let url = server.url.as_str();
+    let refused = format!("http://127.0.0.1:{}/simple/", free_port());
     // pip prints the same for a 401; the probe tells them apart.
-    assert_eq!(
-        classify(not_found, 1, &[("INDEX_URL", &server.url)]),
-        "authentication"
-    );
-    assert_eq!(
-        classify(
-            not_found,
-            1,
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("INDEX_URL", url)], "authentication"),
+        (
             &[
-                ("INDEX_URL", &server.url),
+                ("INDEX_URL", url),
                 ("PYPI_USERNAME", USER),
-                ("PYPI_PASSWORD", "nope")
-            ]
+                ("PYPI_PASSWORD", "nope"),
+            ],
+            "authentication",
         ),
-        "authentication"
-    );
-    assert_eq!(
-        classify(
-            not_found,
-            1,
+        (
             &[
-                ("INDEX_URL", &server.url),
+                ("INDEX_URL", url),
                 ("PYPI_USERNAME", USER),
-                ("PYPI_PASSWORD", PASSWORD)
-            ]
+                ("PYPI_PASSWORD", PASSWORD),
+            ],
+            "package_not_found",
         ),
-        "package_not_found"
-    );
-    let port = free_port();
-    let refused = format!("http://127.0.0.1:{port}/simple/");
-    assert_eq!(
-        classify(not_found, 1, &[("INDEX_URL", &refused)]),
-        "network"
-    );
+        (&[("INDEX_URL", &refused)], "network"),
+    ];
+    for (env, want) in cases {
+        assert_eq!(classify(not_found, 1, env), want, "with {env:?}");
+    }
 }
 
 #[test]

@@ -4,31 +4,23 @@
 mod support;
 
 use kaspr_script::InstallResult;
+use kaspr_types::InstallErrorType;
 use support::*;
 
 #[test]
 fn wrong_password_is_authentication_without_retries() {
     let server = pypiserver();
-    for installer in ["pip", "uv"] {
-        let cache = Cache::new();
-        let s = authed(
-            &server,
-            "[kaspr-demo==1.0]",
-            &format!("installer: {installer}\ninstallPolicy: {{retries: 3}}\n"),
-        );
-        let out = run_script(
-            &Run::new("dash", "app-0", s).with_credentials(USER, "wrong-password"),
-            &cache,
-        );
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "installPolicy: {retries: 3}\n",
+    );
+    let run = Run::new("dash", "app-0", s).with_credentials(USER, "wrong-password");
+    for case in per_installer(run) {
+        let (installer, out, cache) = (case.installer, &case.out, &case.cache);
         assert_eq!(out.code, Some(1), "block fails the pod: {}", out.output);
-        let r = out.report();
+        let r = out.assert_error(InstallErrorType::Authentication, installer);
         assert_eq!(r.result, InstallResult::Failed);
-        assert_eq!(
-            r.error_type,
-            Some(kaspr_types::InstallErrorType::Authentication),
-            "{installer}: {}",
-            out.output
-        );
         assert_eq!(r.attempts, 1, "a permanent error is not retried");
         assert!(
             r.error
@@ -45,21 +37,10 @@ fn wrong_password_is_authentication_without_retries() {
 #[test]
 fn unknown_package_is_package_not_found() {
     let server = pypiserver();
-    for installer in ["pip", "uv"] {
-        let cache = Cache::new();
-        let s = authed(
-            &server,
-            "[kaspr-no-such-package]",
-            &format!("installer: {installer}\n"),
-        );
-        let out = run_authed("dash", "app-0", s, &cache);
-        let r = out.report();
-        assert_eq!(
-            r.error_type,
-            Some(kaspr_types::InstallErrorType::PackageNotFound),
-            "{installer}: {}",
-            out.output
-        );
+    let s = authed(&server, "[kaspr-no-such-package]", "");
+    let run = Run::authed("dash", "app-0", s);
+    for Case { installer, out, .. } in per_installer(run) {
+        let r = out.assert_error(InstallErrorType::PackageNotFound, installer);
         assert_eq!(r.attempts, 1);
     }
 }
@@ -70,13 +51,8 @@ fn conflicting_requirements_are_dependency_conflict() {
     let cache = Cache::new();
     let s = authed(&server, "[kaspr-demo==2.0, kaspr-conflict]", "");
     let out = run_authed("dash", "app-0", s, &cache);
-    assert_eq!(
-        out.report().error_type,
-        Some(kaspr_types::InstallErrorType::DependencyConflict),
-        "{}",
-        out.output
-    );
-    assert_eq!(out.report().attempts, 1);
+    let r = out.assert_error(InstallErrorType::DependencyConflict, "kaspr-conflict");
+    assert_eq!(r.attempts, 1);
 }
 
 #[test]
@@ -87,13 +63,7 @@ fn connection_refused_is_network_after_retries() {
         "packages: [kaspr-demo]\nindexUrl: http://127.0.0.1:{port}/simple/\ninstaller: uv\ninstallPolicy: {{retries: 1, timeout: 60}}\n"
     ));
     let out = run_script(&Run::new("busybox", "app-0", s), &cache);
-    let r = out.report();
-    assert_eq!(
-        r.error_type,
-        Some(kaspr_types::InstallErrorType::Network),
-        "{}",
-        out.output
-    );
+    let r = out.assert_error(InstallErrorType::Network, "connection refused");
     assert_eq!(r.attempts, 2, "retries: 1 means two attempts");
     assert_eq!(out.installer_calls, 2);
     assert!(
@@ -114,12 +84,7 @@ fn silent_index_times_out_within_the_timeout() {
     let t = std::time::Instant::now();
     let out = run_script(&Run::new("dash", "app-0", s), &cache);
     let took = t.elapsed().as_secs_f64();
-    assert_eq!(
-        out.report().error_type,
-        Some(kaspr_types::InstallErrorType::Timeout),
-        "{}",
-        out.output
-    );
+    out.assert_error(InstallErrorType::Timeout, "a silent index");
     // The kill comes at the timeout (plus a 10 s grace); the bound is loose for a loaded
     // machine: it only has to tell "ended by the timeout" from "hung until the test's end".
     assert!(took < 10.0 + 60.0, "took {took:.1}s for a 10 s timeout");
@@ -132,13 +97,8 @@ fn full_filesystem_is_disk_full() {
     let cache = Cache::on_tmpfs(3);
     let s = authed(&server, "[kaspr-big]", "installPolicy: {retries: 0}\n");
     let out = run_authed("dash", "app-0", s, &cache);
-    assert_eq!(
-        out.report().error_type,
-        Some(kaspr_types::InstallErrorType::DiskFull),
-        "{}",
-        out.output
-    );
-    assert!(out.report().cache.is_some());
+    let r = out.assert_error(InstallErrorType::DiskFull, "a 3 MiB volume");
+    assert!(r.cache.is_some());
 }
 
 #[test]
@@ -151,8 +111,8 @@ fn on_failure_allow_starts_the_pod_and_block_does_not() {
         ));
         let out = run_script(&Run::new("bash", "app-0", s), &cache);
         assert_eq!(out.code, Some(code), "{policy}: {}", out.output);
-        assert_eq!(out.report().result, InstallResult::Failed);
-        assert!(out.report().error.is_some());
+        let r = out.assert_result(InstallResult::Failed, policy);
+        assert!(r.error.is_some());
         // The main container's PYTHONPATH names a link that does not exist: Python ignores it.
         assert!(!out.site().exists());
     }
@@ -161,20 +121,15 @@ fn on_failure_allow_starts_the_pod_and_block_does_not() {
 #[test]
 fn a_file_that_does_not_match_its_hash_is_hash_mismatch_and_not_retried() {
     let mirror = bad_hash_index();
-    for installer in ["pip", "uv"] {
-        let cache = Cache::new();
-        let s = spec(&format!(
-            "packages: [kaspr-other]\nindexUrl: {}\ninstaller: {installer}\ninstallPolicy: {{retries: 2}}\n",
-            mirror.url
-        ));
-        let out = run_script(&Run::new("dash", "app-0", s), &cache);
-        assert_eq!(
-            out.report().error_type,
-            Some(kaspr_types::InstallErrorType::HashMismatch),
-            "{installer}: {}",
-            out.output
-        );
-        assert_eq!(out.report().attempts, 1, "{installer}: not retried");
+    let s = spec(&format!(
+        "packages: [kaspr-other]\nindexUrl: {}\ninstallPolicy: {{retries: 2}}\n",
+        mirror.url
+    ));
+    let run = Run::new("dash", "app-0", s);
+    for case in per_installer(run) {
+        let (installer, out, cache) = (case.installer, &case.out, &case.cache);
+        let r = out.assert_error(InstallErrorType::HashMismatch, installer);
+        assert_eq!(r.attempts, 1, "{installer}: not retried");
         assert!(cache.envs().is_empty());
     }
 }

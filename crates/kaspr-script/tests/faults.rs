@@ -9,10 +9,6 @@ use kaspr_script::InstallResult;
 use kaspr_types::InstallErrorType;
 use support::*;
 
-fn error_type(out: &Outcome) -> Option<InstallErrorType> {
-    out.report().error_type
-}
-
 fn staging_entries(cache: &Cache) -> Vec<String> {
     std::fs::read_dir(cache.root().join(".staging"))
         .into_iter()
@@ -43,7 +39,7 @@ fn the_env_key_and_report_carry_the_abi_tag() {
 
 /// A volume owned by root, written by an image whose user is nobody (65534).
 fn as_nobody(s: kaspr_types::PythonPackagesSpec, pod: &str) -> Run {
-    let mut run = Run::new("dash", pod, s).with_credentials(USER, PASSWORD);
+    let mut run = Run::authed("dash", pod, s);
     run.user = Some(65534);
     // The venv's python3 lives under /root; the image's own python3 stands in.
     run.python = Some("/usr/bin/python3".into());
@@ -67,20 +63,14 @@ fn a_volume_the_image_user_cannot_write_is_permission_naming_the_path() {
     let fresh = Cache::new();
     std::fs::create_dir_all(fresh.root()).expect("root");
     let used = Cache::new();
-    let other = authed(&server, "[kaspr-other]", "");
-    assert_eq!(run_authed("dash", "app-0", other, &used).code, Some(0));
+    install_first(&authed(&server, "[kaspr-other]", ""), &used);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(used.root(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     for (cache, path) in [(&fresh, "/packages as"), (&used, "/packages/envs as")] {
         let t = std::time::Instant::now();
         let out = run_script(&as_nobody(s.clone(), "app-1"), cache);
-        assert_eq!(
-            error_type(&out),
-            Some(InstallErrorType::Permission),
-            "{}",
-            out.output
-        );
-        let detail = out.report().error.clone().unwrap_or_default();
+        let r = out.assert_error(InstallErrorType::Permission, path);
+        let detail = r.error.clone().unwrap_or_default();
         assert!(
             detail.contains(path) && detail.contains("uid 65534"),
             "the detail names the path and the user: {detail}"
@@ -97,10 +87,10 @@ fn a_published_env_still_starts_a_pod_that_cannot_write_the_volume() {
     // The stand-in image python3 of `as_nobody` has another set of distributions than the test
     // venv that installs: with `override` the env key does not name the image set.
     let s = authed(&server, "[kaspr-demo==1.0]", "imagePackages: override\n");
-    assert_eq!(run_authed("dash", "app-0", s.clone(), &cache).code, Some(0));
+    install_first(&s, &cache);
     let hit = run_script(&as_nobody(s, "app-1"), &cache);
     assert_eq!(hit.code, Some(0), "{}", hit.output);
-    assert_eq!(hit.report().result, InstallResult::Cached);
+    hit.assert_result(InstallResult::Cached, "as nobody");
 }
 
 /// Finds the installer process of a started run and sends it `signal`.
@@ -141,20 +131,14 @@ fn an_installer_killed_before_its_timeout_is_not_a_timeout() {
             "[kaspr-big, kaspr-demo==1.0]",
             "installPolicy: {retries: 0, timeout: 300}\n",
         );
-        let started = start(
-            &Run::new("bash", "app-0", s).with_credentials(USER, PASSWORD),
-            &cache,
-        );
+        let started = start(&Run::authed("bash", "app-0", s), &cache);
         signal_installer(&started, signal);
         let out = started.finish();
-        assert_eq!(error_type(&out), Some(expected), "{signal}: {}", out.output);
+        let r = out.assert_error(expected, signal);
         assert!(
-            out.report()
-                .error
-                .as_deref()
-                .is_some_and(|d| d.contains(words)),
+            r.error.as_deref().is_some_and(|d| d.contains(words)),
             "{:?}",
-            out.report().error
+            r.error
         );
         assert!(cache.envs().is_empty() && staging_entries(&cache).is_empty());
     }
@@ -170,14 +154,12 @@ fn running_out_of_space_while_publishing_is_disk_full_and_leaves_no_staging() {
         "[kaspr-demo==1.0]",
         "installPolicy: {retries: 0}\n",
     );
-    let mut run = Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD);
+    let mut run = Run::authed("dash", "app-0", s);
     run.fill_volume_after_install = true;
     let out = run_script(&run, &cache);
-    assert_eq!(
-        error_type(&out),
-        Some(InstallErrorType::DiskFull),
-        "{}",
-        out.output
+    out.assert_error(
+        InstallErrorType::DiskFull,
+        "a volume filled while publishing",
     );
     assert_eq!(out.code, Some(1));
     assert!(cache.envs().is_empty(), "{:?}", cache.envs());
@@ -190,7 +172,7 @@ fn an_empty_or_corrupt_marker_means_install_again() {
     let s = authed(&server, "[kaspr-demo==1.0]", "");
     for broken in ["", "{\"v\":1,\"installedBy\":\"app", "[]", "{\"v\":7}"] {
         let cache = Cache::new();
-        assert_eq!(run_authed("dash", "app-0", s.clone(), &cache).code, Some(0));
+        install_first(&s, &cache);
         let marker = cache
             .root()
             .join("envs")
@@ -198,8 +180,7 @@ fn an_empty_or_corrupt_marker_means_install_again() {
             .join(".kaspr-env.json");
         std::fs::write(&marker, broken).expect("break the marker");
         let again = run_authed("busybox", "app-1", s.clone(), &cache);
-        assert_eq!(again.code, Some(0), "marker {broken:?}: {}", again.output);
-        assert_eq!(again.report().result, InstallResult::Installed);
+        again.assert_installed(format!("marker {broken:?}"));
         assert_eq!(again.installer_calls, 1);
         assert_eq!(
             import_version(&again.site(), "kaspr_demo").as_deref(),
@@ -220,9 +201,8 @@ fn an_image_without_a_working_python3_still_leaves_a_valid_report() {
         run.python_broken = true;
         let out = run_script(&run, &cache);
         assert_eq!(out.code, Some(code), "{}", out.output);
-        let report = out.report();
+        let report = out.assert_error(InstallErrorType::Unknown, policy);
         assert_eq!(report.result, InstallResult::Failed);
-        assert_eq!(report.error_type, Some(InstallErrorType::Unknown));
         assert_eq!(report.hash, hash_of(&s));
         assert_eq!(report.pod, "app-0");
         assert!(
@@ -276,7 +256,7 @@ fn the_marker_and_the_report_reach_the_disk_before_they_count() {
     let cache = Cache::new();
     let s = authed(&server, "[kaspr-demo==1.0]", "");
     let log = cache.dir.path().join("strace.log");
-    let mut run = Run::new("dash", "app-0", s.clone()).with_credentials(USER, PASSWORD);
+    let mut run = Run::authed("dash", "app-0", s.clone());
     run.trace = Some(log.clone());
     let out = run_script(&run, &cache);
     assert_eq!(out.code, Some(0), "{}", out.output);

@@ -4,7 +4,7 @@
 mod support;
 
 use kaspr_script::InstallResult;
-use kaspr_types::InstallErrorType;
+use kaspr_types::{InstallErrorType, Installer};
 use support::*;
 
 /// Processes whose command line holds the password, sampled while `pgid` runs.
@@ -34,16 +34,16 @@ fn credentials_never_leak_and_never_reach_other_hosts() {
     let server = pypiserver();
     let extra = extra_index();
     let forms = credential_forms();
-    for installer in ["pip", "uv"] {
+    let s = spec(&format!(
+        "packages: [kaspr-demo==1.0, kaspr-extra-only, kaspr-big]\nindexUrl: {}\nextraIndexUrls: [{}]\ncredentials: {{secretRef: {{name: pypi}}}}\n",
+        server.url, extra.url
+    ));
+    for installer in INSTALLERS {
         let cache = Cache::new();
-        let s = spec(&format!(
-            "packages: [kaspr-demo==1.0, kaspr-extra-only, kaspr-big]\nindexUrl: {}\nextraIndexUrls: [{}]\ninstaller: {installer}\ncredentials: {{secretRef: {{name: pypi}}}}\n",
-            server.url, extra.url
-        ));
-        let started = start(
-            &Run::new("dash", "app-0", s).with_credentials(USER, PASSWORD),
-            &cache,
-        );
+        let mut run = Run::authed("dash", "app-0", s.clone());
+        run.spec.installer = installer;
+        // Started by hand: the command lines are watched while it runs.
+        let started = start(&run, &cache);
         let watcher = watch_command_lines(started.child.id());
         let out = started.finish();
         let seen = watcher.join().expect("watcher");
@@ -88,15 +88,15 @@ fn credentials_never_leak_and_never_reach_other_hosts() {
 fn the_main_container_sees_no_credential_even_when_the_index_answers_cacheable_pages() {
     let index = private_index();
     let forms = credential_forms();
-    for installer in ["pip", "uv"] {
-        let cache = Cache::new();
-        // A trusted host, as an internal http index would be: pip caches only https and
-        // trusted hosts.
-        let s = spec(&format!(
-            "packages: [kaspr-demo==1.0]\nindexUrl: {}\ntrustedHosts: [127.0.0.1]\ninstaller: {installer}\ncredentials: {{secretRef: {{name: pypi}}}}\n",
-            index.url
-        ));
-        let out = run_authed("dash", "app-0", s, &cache);
+    // A trusted host, as an internal http index would be: pip caches only https and trusted
+    // hosts.
+    let s = spec(&format!(
+        "packages: [kaspr-demo==1.0]\nindexUrl: {}\ntrustedHosts: [127.0.0.1]\ncredentials: {{secretRef: {{name: pypi}}}}\n",
+        index.url
+    ));
+    let run = Run::authed("dash", "app-0", s);
+    for case in per_installer(run) {
+        let (installer, out, cache) = (case.installer, &case.out, &case.cache);
         assert_eq!(out.code, Some(0), "{installer}: {}", out.output);
         assert!(
             index.log_text().contains("Basic "),
@@ -111,7 +111,7 @@ fn the_main_container_sees_no_credential_even_when_the_index_answers_cacheable_p
             leaked.is_empty(),
             "{installer}: credential readable by the app in {leaked:?}"
         );
-        if installer == "pip" {
+        if installer == Installer::Pip {
             // Why only envs/ is mounted: pip's HTTP cache keeps the header the page varied on.
             let cached = files_holding(&files_under(&cache.root().join(".cache")), &forms);
             assert!(
@@ -125,33 +125,23 @@ fn the_main_container_sees_no_credential_even_when_the_index_answers_cacheable_p
 #[test]
 fn credentials_that_cannot_be_encoded_fail_without_running_the_installer() {
     let server = pypiserver();
-    for installer in ["pip", "uv"] {
-        let cache = Cache::new();
-        let s = authed(
-            &server,
-            "[kaspr-demo==1.0]",
-            &format!("installer: {installer}\ninstallPolicy: {{retries: 2}}\n"),
-        );
-        let run = Run::new("dash", "app-0", s).with_raw_password(USER, b"pass\xffword");
-        let out = run_script(&run, &cache);
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "installPolicy: {retries: 2}\n",
+    );
+    let run = Run::new("dash", "app-0", s).with_raw_password(USER, b"pass\xffword");
+    for Case { installer, out, .. } in per_installer(run) {
         assert_eq!(out.code, Some(1), "{}", out.output);
-        assert_eq!(
-            out.report().error_type,
-            Some(InstallErrorType::Authentication),
-            "{installer}: {}",
-            out.output
-        );
+        let r = out.assert_error(InstallErrorType::Authentication, installer);
         assert_eq!(
             out.installer_calls, 0,
             "{installer} ran without the private index"
         );
         assert!(
-            out.report()
-                .error
-                .as_deref()
-                .is_some_and(|d| d.contains("not UTF-8")),
+            r.error.as_deref().is_some_and(|d| d.contains("not UTF-8")),
             "{:?}",
-            out.report().error
+            r.error
         );
     }
 }
@@ -167,7 +157,7 @@ fn the_classification_probe_sends_no_credential_through_a_redirect() {
         redirect.url
     ));
     let out = run_authed("dash", "app-0", s, &cache);
-    assert_eq!(out.report().result, InstallResult::Failed, "{}", out.output);
+    out.assert_result(InstallResult::Failed, "a redirect");
     let access = elsewhere.log_text();
     assert!(
         !access.is_empty(),
@@ -185,13 +175,16 @@ fn uv_searches_the_main_index_before_the_extra_ones_and_pip_takes_the_best_versi
     // kaspr-shared is 1.0 on the main index and 2.0 on the extra one.
     let server = pypiserver();
     let extra = extra_index();
-    for (installer, version) in [("uv", "1.0"), ("pip", "2.0")] {
-        let cache = Cache::new();
-        let s = spec(&format!(
-            "packages: [kaspr-shared]\nindexUrl: {}\nextraIndexUrls: [{}]\ninstaller: {installer}\ncredentials: {{secretRef: {{name: pypi}}}}\n",
-            server.url, extra.url
-        ));
-        let out = run_authed("dash", "app-0", s, &cache);
+    let s = spec(&format!(
+        "packages: [kaspr-shared]\nindexUrl: {}\nextraIndexUrls: [{}]\ncredentials: {{secretRef: {{name: pypi}}}}\n",
+        server.url, extra.url
+    ));
+    let run = Run::authed("dash", "app-0", s);
+    for Case { installer, out, .. } in per_installer(run) {
+        let version = match installer {
+            Installer::Uv => "1.0",
+            Installer::Pip => "2.0",
+        };
         assert_eq!(out.code, Some(0), "{installer}: {}", out.output);
         assert_eq!(
             import_version(&out.site(), "kaspr_shared").as_deref(),

@@ -6,65 +6,50 @@ mod support;
 use kaspr_script::InstallResult;
 use support::*;
 
-fn demo_spec(server: &Server, packages: &str, installer: &str) -> kaspr_types::PythonPackagesSpec {
-    spec(&format!(
-        "packages: {packages}\nindexUrl: {url}\ninstaller: {installer}\ncredentials: {{secretRef: {{name: pypi}}}}\ninstallPolicy: {{retries: 0, timeout: 120}}\n",
-        url = server.url
-    ))
-}
-
 #[test]
 fn cold_install_then_hit_without_installer() {
     let server = pypiserver();
-    for shell in SHELLS {
-        for installer in ["pip", "uv"] {
-            let cache = Cache::new();
-            let s = demo_spec(&server, "[kaspr-demo==1.0]", installer);
-            let first = run_script(
-                &Run::new(shell, "app-0", s.clone()).with_credentials(USER, PASSWORD),
-                &cache,
-            );
-            assert_eq!(first.code, Some(0), "{shell}/{installer}: {}", first.output);
-            let r = first.report();
-            assert_eq!(r.result, InstallResult::Installed, "{shell}/{installer}");
-            assert_eq!(r.attempts, 1);
-            assert_eq!(r.installed_by.as_deref(), Some("app-0"));
-            assert!(
-                r.installed.contains(&"kaspr-demo==1.0".to_owned()),
-                "{:?}",
-                r.installed
-            );
-            assert!(
-                r.installed.contains(&"kaspr-demo-dep==1.0".to_owned()),
-                "{:?}",
-                r.installed
-            );
-            assert_eq!(first.installer_calls, 1);
-            assert_eq!(
-                import_version(&first.site(), "kaspr_demo").as_deref(),
-                Ok("1.0")
-            );
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "installPolicy: {retries: 0, timeout: 120}\n",
+    );
+    for case in per_shell_and_installer(Run::authed("dash", "app-0", s)) {
+        let (first, label) = (&case.out, case.label());
+        let r = first.assert_installed(&label);
+        assert_eq!(r.attempts, 1);
+        assert_eq!(r.installed_by.as_deref(), Some("app-0"));
+        assert!(
+            r.installed.contains(&"kaspr-demo==1.0".to_owned()),
+            "{:?}",
+            r.installed
+        );
+        assert!(
+            r.installed.contains(&"kaspr-demo-dep==1.0".to_owned()),
+            "{:?}",
+            r.installed
+        );
+        assert_eq!(first.installer_calls, 1);
+        assert_eq!(
+            import_version(&first.site(), "kaspr_demo").as_deref(),
+            Ok("1.0")
+        );
 
-            let second = run_authed(shell, "app-1", s, &cache);
-            assert_eq!(second.code, Some(0), "{}", second.output);
-            let r2 = second.report();
-            assert_eq!(r2.result, InstallResult::Cached);
-            assert_eq!(r2.attempts, 0);
-            assert_eq!(
-                r2.installed_by.as_deref(),
-                Some("app-0"),
-                "installedBy comes from the marker"
-            );
-            assert_eq!(
-                second.installer_calls, 0,
-                "a hit must not start {installer}"
-            );
-            assert_eq!(
-                import_version(&second.site(), "kaspr_demo").as_deref(),
-                Ok("1.0")
-            );
-            assert_eq!(cache.envs().len(), 1);
-        }
+        let second = run_script(&case.run.as_pod("app-1"), &case.cache);
+        assert_eq!(second.code, Some(0), "{}", second.output);
+        let r2 = second.assert_result(InstallResult::Cached, &label);
+        assert_eq!(r2.attempts, 0);
+        assert_eq!(
+            r2.installed_by.as_deref(),
+            Some("app-0"),
+            "installedBy comes from the marker"
+        );
+        assert_eq!(second.installer_calls, 0, "a hit must not start {label}");
+        assert_eq!(
+            import_version(&second.site(), "kaspr_demo").as_deref(),
+            Ok("1.0")
+        );
+        assert_eq!(case.cache.envs().len(), 1);
     }
 }
 
@@ -75,21 +60,11 @@ fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
     let policy = "installPolicy: {retries: 0}\ncache: {keepEnvs: 1}\n";
     let v1 = authed(&server, "[kaspr-demo==1.0, kaspr-other]", policy);
     let old = run_authed("dash", "app-0", v1, &cache);
-    assert_eq!(
-        old.report().result,
-        InstallResult::Installed,
-        "{}",
-        old.output
-    );
+    old.assert_result(InstallResult::Installed, "v1");
 
     let v2 = authed(&server, "[kaspr-demo==2.0]", policy);
     let new = run_authed("dash", "app-1", v2, &cache);
-    assert_eq!(
-        new.report().result,
-        InstallResult::Installed,
-        "{}",
-        new.output
-    );
+    new.assert_result(InstallResult::Installed, "v2");
     assert_eq!(
         import_version(&new.site(), "kaspr_demo").as_deref(),
         Ok("2.0")
@@ -117,12 +92,7 @@ fn upgrade_makes_a_new_env_and_keeps_the_old_one_for_old_pods() {
     let v3_hash = kaspr_hash::packages_hash(&v3).expect("hash").to_string();
     cache.set_live(&[&v3_hash]);
     let third = run_authed("dash", "app-2", v3, &cache);
-    assert_eq!(
-        third.report().result,
-        InstallResult::Installed,
-        "{}",
-        third.output
-    );
+    third.assert_result(InstallResult::Installed, "v3");
     let envs = cache.envs();
     assert_eq!(envs.len(), 2, "{envs:?}");
     assert!(
@@ -218,36 +188,28 @@ fn hostile_strings_stay_inert_in_every_field() {
         "installPolicy": {"retries": 0, "timeout": 30},
     }))
     .expect("a spec");
-    for shell in SHELLS {
-        for installer in [kaspr_types::Installer::Pip, kaspr_types::Installer::Uv] {
-            let mut spec = spec.clone();
-            spec.installer = installer;
-            let cache = Cache::new();
-            let out = run_script(
-                &Run::new(shell, "app-0", spec).with_credentials(&text, &text),
-                &cache,
-            );
-            assert_eq!(out.report().result, InstallResult::Failed, "{}", out.output);
-            assert!(
-                canaries(&canary).is_empty(),
-                "{shell}/{installer:?}: a hostile string was executed:\n{}",
-                out.output
-            );
-        }
+    let run = Run::new("dash", "app-0", spec).with_credentials(&text, &text);
+    for case in per_shell_and_installer(run) {
+        case.out.assert_result(InstallResult::Failed, case.label());
+        assert!(
+            canaries(&canary).is_empty(),
+            "{}: a hostile string was executed:\n{}",
+            case.label(),
+            case.out.output
+        );
     }
 }
 
 #[test]
 fn trusted_hosts_reach_the_installer() {
     let server = pypiserver();
-    for installer in ["pip", "uv"] {
-        let cache = Cache::new();
-        let s = authed(
-            &server,
-            "[kaspr-demo==1.0]",
-            &format!("installer: {installer}\ntrustedHosts: [127.0.0.1, Pypi.Example.com:8443]\n"),
-        );
-        let out = run_authed("dash", "app-0", s, &cache);
+    let s = authed(
+        &server,
+        "[kaspr-demo==1.0]",
+        "trustedHosts: [127.0.0.1, Pypi.Example.com:8443]\n",
+    );
+    let run = Run::authed("dash", "app-0", s);
+    for Case { installer, out, .. } in per_installer(run) {
         assert_eq!(out.code, Some(0), "{}", out.output);
         assert_eq!(
             out.installer_log.trim(),
@@ -284,7 +246,7 @@ fn a_report_of_a_large_env_is_cut_to_fit_and_says_so() {
     let server = pypiserver();
     let cache = Cache::new();
     let s = authed(&server, "[kaspr-demo==1.0]", "");
-    assert_eq!(run_authed("dash", "app-0", s.clone(), &cache).code, Some(0));
+    install_first(&s, &cache);
     // The env as a large data-science set leaves it: 400 distributions with long names.
     let marker_path = cache
         .root()
@@ -305,8 +267,7 @@ fn a_report_of_a_large_env_is_cut_to_fit_and_says_so() {
         "{} bytes",
         hit.report_text.len()
     );
-    let report = hit.report();
-    assert_eq!(report.result, InstallResult::Cached);
+    let report = hit.assert_result(InstallResult::Cached, "a large env");
     assert!(report.installed_truncated, "the cut is marked");
     assert!(
         report.installed.len() > 10 && report.installed.len() < 400,
@@ -330,13 +291,8 @@ fn retries_zero_installs_once_and_success_counts_one_attempt() {
         "installPolicy: {retries: 0}\n",
     );
     let out = run_authed("busybox", "app-0", s, &cache);
-    assert_eq!(
-        out.report().result,
-        InstallResult::Installed,
-        "{}",
-        out.output
-    );
-    assert_eq!(out.report().attempts, 1);
+    let r = out.assert_result(InstallResult::Installed, "retries: 0");
+    assert_eq!(r.attempts, 1);
     assert_eq!(out.installer_calls, 1);
 }
 
@@ -347,12 +303,12 @@ fn a_hit_never_fails_on_missing_bookkeeping() {
     let server = pypiserver();
     let cache = Cache::new();
     let s = authed(&server, "[kaspr-demo==1.0]", "");
-    assert_eq!(run_authed("dash", "app-0", s.clone(), &cache).code, Some(0));
+    install_first(&s, &cache);
     std::fs::remove_dir_all(cache.root().join(".used")).expect("remove .used");
     std::fs::remove_dir_all(cache.root().join(".locks")).expect("remove .locks");
     let hit = run_authed("busybox", "app-1", s, &cache);
     assert_eq!(hit.code, Some(0), "{}", hit.output);
-    assert_eq!(hit.report().result, InstallResult::Cached);
+    hit.assert_result(InstallResult::Cached, "a hit without .used");
     assert_eq!(hit.installer_calls, 0);
     assert!(
         cache.root().join(".used").is_dir(),

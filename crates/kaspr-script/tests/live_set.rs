@@ -20,16 +20,6 @@ fn four_specs(server: &Server, extra: &str) -> Vec<kaspr_types::PythonPackagesSp
     .collect()
 }
 
-fn installed(out: &Outcome) {
-    assert_eq!(out.code, Some(0), "{}", out.output);
-    assert_eq!(
-        out.report().result,
-        InstallResult::Installed,
-        "{}",
-        out.output
-    );
-}
-
 #[test]
 fn a_running_pods_env_survives_every_later_publish() {
     let server = pypiserver();
@@ -42,12 +32,12 @@ fn a_running_pods_env_survives_every_later_publish() {
         let hashes: Vec<String> = specs.iter().map(hash_of).collect();
         cache.set_live(&[&hashes[0]]);
         let a = run_authed("dash", "app-0", specs[0].clone(), &cache);
-        installed(&a);
+        a.assert_installed("spec 0");
         for (i, s) in specs.iter().enumerate().skip(1) {
             // As the operator lists it: app-0 still runs on A, the spec now asks for this one.
             cache.set_live(&[&hashes[0], &hashes[i]]);
             let out = run_authed(SHELLS[i % 3], &format!("app-{i}"), s.clone(), &cache);
-            installed(&out);
+            out.assert_installed(format!("spec {i}"));
             assert_eq!(
                 import_version(&a.site(), "kaspr_demo").as_deref(),
                 Ok("1.0"),
@@ -77,7 +67,7 @@ fn without_a_readable_live_set_no_env_is_removed() {
         }
         let specs = four_specs(&server, policy);
         for (i, s) in specs.iter().take(3).enumerate() {
-            installed(&run_authed("dash", &format!("app-{i}"), s.clone(), &cache));
+            run_authed("dash", &format!("app-{i}"), s.clone(), &cache).assert_installed(i);
         }
         assert_eq!(
             cache.envs().len(),
@@ -105,18 +95,12 @@ fn two_hashes_installing_at_once_both_keep_their_envs() {
         .and_then(|f| f.set_modified(later))
         .expect("date the live set");
     let started = [
-        start(
-            &Run::new("dash", "app-0", a).with_credentials(USER, PASSWORD),
-            &cache,
-        ),
-        start(
-            &Run::new("busybox", "app-1", b).with_credentials(USER, PASSWORD),
-            &cache,
-        ),
+        start(&Run::authed("dash", "app-0", a), &cache),
+        start(&Run::authed("busybox", "app-1", b), &cache),
     ];
     let outs: Vec<Outcome> = started.into_iter().map(Started::finish).collect();
     for (out, version) in outs.iter().zip(["1.0", "2.0"]) {
-        installed(out);
+        out.assert_installed(version);
         assert_eq!(
             import_version(&out.site(), "kaspr_demo").as_deref(),
             Ok(version),
@@ -160,7 +144,7 @@ fn a_full_cache_recovers_by_itself() {
     for (i, s) in specs.iter().enumerate() {
         cache.set_live(&[&hash_of(s)]);
         let out = run_authed("dash", &format!("app-{i}"), s.clone(), &cache);
-        installed(&out);
+        out.assert_installed(i);
         assert_eq!(
             import_version(&out.site(), "kaspr_big").as_deref(),
             Ok("1.0")
@@ -197,12 +181,7 @@ fn growing_the_volume_or_freeing_the_live_set_recovers() {
         }
     }
     let (i, out) = failed.expect("a 20 MiB volume holds fewer than three live 6 MiB envs");
-    assert_eq!(
-        out.report().error_type,
-        Some(InstallErrorType::DiskFull),
-        "{}",
-        out.output
-    );
+    out.assert_error(InstallErrorType::DiskFull, i);
     assert!(
         cache.envs().len() >= 2.min(i),
         "live envs are never removed: {:?}",
@@ -217,7 +196,7 @@ fn growing_the_volume_or_freeing_the_live_set_recovers() {
     );
     // Growing the PVC: the same pod succeeds on its next start.
     cache.resize(48);
-    installed(&run_authed("dash", "app-9", specs[i].clone(), &cache));
+    run_authed("dash", "app-9", specs[i].clone(), &cache).assert_installed("after growing");
     // Back to small, old pods gone: only the newest spec is live, and keepEnvs 0 frees the rest.
     let fourth = authed(
         &server,
@@ -225,7 +204,7 @@ fn growing_the_volume_or_freeing_the_live_set_recovers() {
         "installPolicy: {retries: 0}\ncache: {keepEnvs: 0}\n",
     );
     cache.set_live(&[&hash_of(&fourth)]);
-    installed(&run_authed("bash", "app-10", fourth.clone(), &cache));
+    run_authed("bash", "app-10", fourth.clone(), &cache).assert_installed("after freeing");
     assert_eq!(cache.envs(), vec![env_key(&fourth)]);
 }
 

@@ -4,28 +4,27 @@
 mod support;
 
 use kaspr_script::InstallResult;
+use kaspr_test_support::process::GroupChild;
+use kaspr_types::{InstallErrorType, Installer};
 use support::*;
+
+/// Pods app-0 … app-`n-1` of `run` started at once on `cache`, and what each left.
+fn all_at_once(run: &Run, n: usize, cache: &Cache) -> Vec<Outcome> {
+    let started: Vec<Started> = (0..n)
+        .map(|i| start(&run.as_pod(&format!("app-{i}")), cache))
+        .collect();
+    started.into_iter().map(Started::finish).collect()
+}
 
 #[test]
 fn eight_pods_at_once_install_once() {
     let server = pypiserver();
-    for (shell, installer) in [("dash", "pip"), ("busybox", "uv")] {
+    let s = authed(&server, "[kaspr-demo==1.0, kaspr-big]", "");
+    for (shell, installer) in [("dash", Installer::Pip), ("busybox", Installer::Uv)] {
         let cache = Cache::new();
-        let s = authed(
-            &server,
-            "[kaspr-demo==1.0, kaspr-big]",
-            &format!("installer: {installer}\n"),
-        );
-        let started: Vec<Started> = (0..8)
-            .map(|i| {
-                start(
-                    &Run::new(shell, &format!("app-{i}"), s.clone())
-                        .with_credentials(USER, PASSWORD),
-                    &cache,
-                )
-            })
-            .collect();
-        let outcomes: Vec<Outcome> = started.into_iter().map(Started::finish).collect();
+        let mut run = Run::authed(shell, "app-0", s.clone());
+        run.spec.installer = installer;
+        let outcomes = all_at_once(&run, 8, &cache);
         let calls: usize = outcomes.iter().map(|o| o.installer_calls).sum();
         assert_eq!(calls, 1, "{shell}/{installer}: exactly one installer run");
         let mut results: Vec<InstallResult> = outcomes.iter().map(|o| o.report().result).collect();
@@ -64,8 +63,7 @@ fn killed_installs_never_leave_a_partial_env() {
             "[kaspr-big, kaspr-demo==1.0]",
             "installPolicy: {retries: 0}\n",
         );
-        let run = Run::new("bash", "app-0", s.clone()).with_credentials(USER, PASSWORD);
-        let started = start(&run, &cache);
+        let started = start(&Run::authed("bash", "app-0", s.clone()), &cache);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while !started.installer_started() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -116,6 +114,20 @@ fn leave_lease(cache: &Cache, spec: &kaspr_types::PythonPackagesSpec, owner: &st
         .expect("age it");
 }
 
+/// Pod app-0 running `spec` under `shell` with flock off the PATH (so it takes the lease), on a
+/// cache where `owner` left a lease `age` seconds ago.
+fn after_lease(
+    cache: &Cache,
+    spec: &kaspr_types::PythonPackagesSpec,
+    (owner, age): (&str, u64),
+    shell: &'static str,
+) -> Run {
+    leave_lease(cache, spec, owner, age);
+    let mut run = Run::authed(shell, "app-0", spec.clone());
+    run.without_flock = true;
+    run
+}
+
 fn lease_dir(cache: &Cache, spec: &kaspr_types::PythonPackagesSpec) -> std::path::PathBuf {
     cache
         .root()
@@ -123,22 +135,19 @@ fn lease_dir(cache: &Cache, spec: &kaspr_types::PythonPackagesSpec) -> std::path
         .join(format!("{}.lease", env_key(spec)))
 }
 
+/// Short enough that a test waits little for a lease; stale after timeout + 300 s.
+const LEASE_POLICY: &str = "installPolicy: {retries: 0, timeout: 10}\n";
+
 #[test]
 fn stale_lease_is_recovered_and_reported() {
     let server = pypiserver();
-    let s = authed(
-        &server,
-        "[kaspr-demo==1.0]",
-        "installPolicy: {retries: 0, timeout: 10}\n",
-    );
+    let s = authed(&server, "[kaspr-demo==1.0]", LEASE_POLICY);
     // Left by a pod that died (heartbeat an hour old; stale after timeout + 300 s), or by an
     // earlier run of this very pod (fresh heartbeat: init containers of one pod never overlap).
     for (owner, age) in [("app-9", 3600), ("app-0", 0)] {
         for shell in SHELLS {
             let cache = Cache::new();
-            leave_lease(&cache, &s, owner, age);
-            let mut run = Run::new(shell, "app-0", s.clone()).with_credentials(USER, PASSWORD);
-            run.without_flock = true;
+            let run = after_lease(&cache, &s, (owner, age), shell);
             let out = run_script(&run, &cache);
             assert_eq!(
                 out.code,
@@ -153,7 +162,7 @@ fn stale_lease_is_recovered_and_reported() {
                 "{:?}",
                 report.warnings
             );
-            assert_eq!(report.result, InstallResult::Installed, "{shell}");
+            out.assert_result(InstallResult::Installed, shell);
             assert_eq!(out.installer_calls, 1);
             assert!(
                 !lease_dir(&cache, &s).exists(),
@@ -166,23 +175,12 @@ fn stale_lease_is_recovered_and_reported() {
 #[test]
 fn a_live_lease_of_another_pod_is_waited_for() {
     let server = pypiserver();
-    let s = authed(
-        &server,
-        "[kaspr-demo==1.0]",
-        "installPolicy: {retries: 0, timeout: 10}\n",
-    );
+    let s = authed(&server, "[kaspr-demo==1.0]", LEASE_POLICY);
     let cache = Cache::new();
-    leave_lease(&cache, &s, "app-9", 0);
-    let mut run = Run::new("busybox", "app-0", s.clone()).with_credentials(USER, PASSWORD);
-    run.without_flock = true;
+    let mut run = after_lease(&cache, &s, ("app-9", 0), "busybox");
     run.lock_wait = Some(3);
     let out = run_script(&run, &cache);
-    assert_eq!(
-        out.report().error_type,
-        Some(kaspr_types::InstallErrorType::LockTimeout),
-        "{}",
-        out.output
-    );
+    out.assert_error(InstallErrorType::LockTimeout, "a live lease");
     assert_eq!(out.installer_calls, 0);
     assert!(
         lease_dir(&cache, &s).exists(),
@@ -195,15 +193,9 @@ fn lease_mode_without_flock_serialises_pods() {
     let server = pypiserver();
     let cache = Cache::new();
     let s = authed(&server, "[kaspr-demo==1.0, kaspr-big]", "");
-    let started: Vec<Started> = (0..4)
-        .map(|i| {
-            let mut run =
-                Run::new("dash", &format!("app-{i}"), s.clone()).with_credentials(USER, PASSWORD);
-            run.without_flock = true;
-            start(&run, &cache)
-        })
-        .collect();
-    let outcomes: Vec<Outcome> = started.into_iter().map(Started::finish).collect();
+    let mut run = Run::authed("dash", "app-0", s);
+    run.without_flock = true;
+    let outcomes = all_at_once(&run, 4, &cache);
     assert_eq!(outcomes.iter().map(|o| o.installer_calls).sum::<usize>(), 1);
     assert!(outcomes.iter().all(|o| o.code == Some(0)));
 }
@@ -220,16 +212,16 @@ fn a_lock_held_past_the_wait_is_lock_timeout() {
     let lock = locks.join(format!("{}.lock", env_key(&s)));
     let ready = cache.dir.path().join("holder-ready");
     // The holder writes `ready` once it has the lock: no head start to guess.
-    let mut holder = std::process::Command::new("flock");
-    holder
-        .arg(&lock)
-        .args(["sh", "-c", "echo > \"$0\"; exec sleep 400"])
-        .arg(&ready)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
     // Its own process group, so that killing it leaves nothing behind.
-    std::os::unix::process::CommandExt::process_group(&mut holder, 0);
-    let mut holder = holder.spawn().expect("flock holds the lock");
+    let holder = GroupChild::spawn(
+        std::process::Command::new("flock")
+            .arg(&lock)
+            .args(["sh", "-c", "echo > \"$0\"; exec sleep 400"])
+            .arg(&ready)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+    .expect("flock holds the lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !ready.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -240,18 +232,9 @@ fn a_lock_held_past_the_wait_is_lock_timeout() {
     let t = std::time::Instant::now();
     let out = run_script(&run, &cache);
     let took = t.elapsed();
-    let group = format!("-{}", holder.id());
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &group])
-        .status();
-    let _ = holder.wait();
-    assert_eq!(
-        out.report().error_type,
-        Some(kaspr_types::InstallErrorType::LockTimeout),
-        "{}",
-        out.output
-    );
-    assert_eq!(out.report().attempts, 0, "no installer ran");
+    holder.kill();
+    let r = out.assert_error(InstallErrorType::LockTimeout, "a lock held by another pod");
+    assert_eq!(r.attempts, 0, "no installer ran");
     assert_eq!(out.installer_calls, 0);
     assert_eq!(out.code, Some(1));
     assert!(took.as_secs() >= 4, "gave up before the wait: {took:?}");

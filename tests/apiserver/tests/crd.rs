@@ -18,6 +18,13 @@ fn app(name: &str, python_packages: Value) -> Value {
     })
 }
 
+/// A client for the API server under test (the CRD installed) and its KasprApps in [`NAMESPACE`].
+async fn apps() -> (Client, Api<KasprApp>) {
+    let client = client_with_crd().await;
+    let api = Api::namespaced(client.clone(), NAMESPACE);
+    (client, api)
+}
+
 /// Server-side applies `object` with strict field validation; returns the server's error text on
 /// refusal. Objects are sent as JSON, so malformed ones need not fit the Rust type.
 async fn apply(api: &Api<KasprApp>, object: Value) -> Result<KasprApp, String> {
@@ -30,6 +37,12 @@ async fn apply(api: &Api<KasprApp>, object: Value) -> Result<KasprApp, String> {
     api.patch(&name, &params, &Patch::Apply(&object))
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Applies `object` as [`apply`] does and returns the server's refusal; panics with `why` when
+/// the server accepts it.
+async fn refused(api: &Api<KasprApp>, object: Value, why: &str) -> String {
+    apply(api, object).await.expect_err(why)
 }
 
 /// The object as stored, read as untyped JSON so that Rust-side serde defaults cannot mask a
@@ -45,8 +58,7 @@ async fn get_untyped(client: &Client, name: &str) -> Value {
 
 #[tokio::test]
 async fn full_app_is_accepted_and_read_back_with_defaults() {
-    let client = client_with_crd().await;
-    let api: Api<KasprApp> = Api::namespaced(client.clone(), NAMESPACE);
+    let (client, api) = apps().await;
     let object = app(
         "full",
         json!({
@@ -83,8 +95,7 @@ async fn full_app_is_accepted_and_read_back_with_defaults() {
 
 #[tokio::test]
 async fn server_fills_defaults_of_omitted_objects() {
-    let client = client_with_crd().await;
-    let api: Api<KasprApp> = Api::namespaced(client.clone(), NAMESPACE);
+    let (client, api) = apps().await;
     apply(&api, app("minimal", json!({"packages": ["requests"]})))
         .await
         .expect("accepted");
@@ -103,8 +114,7 @@ async fn server_fills_defaults_of_omitted_objects() {
 
 #[tokio::test]
 async fn malformed_apps_are_rejected_with_a_field_path() {
-    let client = client_with_crd().await;
-    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let (_, api) = apps().await;
     let cases = [
         (
             json!({"packages": ["a"], "indexUrl": "ftp://x"}),
@@ -183,9 +193,12 @@ async fn malformed_apps_are_rejected_with_a_field_path() {
         ),
     ];
     for (n, (pp, path)) in cases.into_iter().enumerate() {
-        let err = apply(&api, app(&format!("bad-{n}"), pp.clone()))
-            .await
-            .expect_err(&format!("the server accepted {pp}"));
+        let err = refused(
+            &api,
+            app(&format!("bad-{n}"), pp.clone()),
+            &format!("the server accepted {pp}"),
+        )
+        .await;
         assert!(
             err.contains(path),
             "error for {pp} does not name {path}: {err}"
@@ -195,20 +208,16 @@ async fn malformed_apps_are_rejected_with_a_field_path() {
 
 #[tokio::test]
 async fn unknown_spec_field_is_rejected() {
-    let client = client_with_crd().await;
-    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let (_, api) = apps().await;
     let mut object = app("typo", json!({"packages": ["a"]}));
     object["spec"]["pythonPackage"] = json!({"packages": ["a"]});
-    let err = apply(&api, object)
-        .await
-        .expect_err("a misspelt field is refused");
+    let err = refused(&api, object, "a misspelt field is refused").await;
     assert!(err.contains("spec.pythonPackage"), "{err}");
 }
 
 #[tokio::test]
 async fn cache_size_may_grow_but_not_shrink() {
-    let client = client_with_crd().await;
-    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let (_, api) = apps().await;
     let _ = api.delete("sized", &Default::default()).await;
     let with_size = |size: &str| {
         app(
@@ -220,16 +229,13 @@ async fn cache_size_may_grow_but_not_shrink() {
     apply(&api, with_size("3Gi"))
         .await
         .expect("growing is allowed");
-    let err = apply(&api, with_size("1Gi"))
-        .await
-        .expect_err("shrinking is refused");
+    let err = refused(&api, with_size("1Gi"), "shrinking is refused").await;
     assert!(err.contains("may grow but not shrink"), "{err}");
 }
 
 #[tokio::test]
 async fn status_subresource_accepts_python_packages_status() {
-    let client = client_with_crd().await;
-    let api: Api<KasprApp> = Api::namespaced(client, NAMESPACE);
+    let (_, api) = apps().await;
     apply(
         &api,
         app("with-status", json!({"packages": ["requests==2.31.0"]})),

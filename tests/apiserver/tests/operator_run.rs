@@ -2,24 +2,15 @@
 //! cluster through KASPR_TEST_KUBECONFIG): it becomes ready, reconciles, says in the app's
 //! status and in an event what the API server refused, and serves metrics.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kaspr_apiserver_tests::{FIELD_MANAGER, KUBECONFIG_ENV, client_with_crd};
+use kaspr_test_support::net::{free_port, http_get};
+use kaspr_test_support::process::GroupChild;
 use kaspr_types::KasprApp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
-
-struct Operator(Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The operator binary beside this test binary (target/<profile>/); `cargo xtask test` builds
 /// it first, so it is current.
@@ -36,18 +27,6 @@ fn operator_binary() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// A plain HTTP GET on loopback: (status code, body).
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
-    Some((code, body.unwrap_or_default()))
 }
 
 async fn wait_for<F, Fut>(what: &str, mut check: F)
@@ -128,26 +107,23 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
         .await
         .expect("app applied");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let _operator = Operator(
+    let port = free_port();
+    // Killed (with anything it started) when the test ends, passed or failed.
+    let _operator = GroupChild::spawn(
         Command::new(operator_binary())
             .args(["run", "--listen", &format!("127.0.0.1:{port}")])
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starts"),
-    );
+            .stderr(Stdio::null()),
+    )
+    .expect("starts");
     wait_for("/healthz", || async {
-        get(port, "/healthz").is_some_and(|(c, _)| c == 200)
+        http_get(port, "/healthz").is_some_and(|(c, _)| c == 200)
     })
     .await;
     wait_for("/readyz", || async {
-        get(port, "/readyz").is_some_and(|(c, _)| c == 200)
+        http_get(port, "/readyz").is_some_and(|(c, _)| c == 200)
     })
     .await;
     if client.list_api_group_resources("apps/v1").await.is_ok() {
@@ -161,7 +137,7 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
     } else {
         crdserver_failure_is_visible(&client, &apps).await;
     }
-    let (_, metrics) = get(port, "/metrics").expect("metrics");
+    let (_, metrics) = http_get(port, "/metrics").expect("metrics");
     assert!(
         metrics.contains("kasprop_reconcile_total{app_name=\"smoke\",namespace=\"default\"}"),
         "{metrics}"

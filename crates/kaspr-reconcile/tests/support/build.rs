@@ -1,12 +1,16 @@
-//! Helpers of the pure builders' tests: apps from YAML, the parts of the built objects they look
+//! Helpers of the pure builders' tests: apps, the parts of the built objects they look
 //! at, and `build` behind the same validation `render` does (offline).
+
+use std::path::PathBuf;
 
 use k8s_openapi::api::apps::v1::StatefulSetSpec;
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, PersistentVolumeClaim, Pod, PodSpec, VolumeMount,
+    Container, EnvVar, PersistentVolumeClaim, Pod, PodSpec, Volume, VolumeMount,
 };
 use kaspr_reconcile::build::{Desired, Existing};
 use kaspr_reconcile::names::HASH_ANNOTATION;
+use kaspr_test_support::app::{AppBuilder, NAMESPACE, UID, from_yaml};
+use kaspr_test_support::examples;
 use kaspr_types::KasprApp;
 
 /// Validates `app` offline (no Secret read, as `render`) and builds its children.
@@ -31,21 +35,34 @@ pub fn with_pvc(pvc: &PersistentVolumeClaim) -> Existing<'_> {
     }
 }
 
-pub fn app(yaml: &str) -> KasprApp {
-    let mut app: KasprApp = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    app.metadata
-        .namespace
-        .get_or_insert_with(|| "default".into());
-    app.metadata
-        .uid
-        .get_or_insert_with(|| "0b6f2a58-6d1c-4bb1-a1d5-3f1f2b6f0c11".into());
-    app
+/// The app `name` (see [`AppBuilder`]) with the spec written as `yaml`.
+pub fn app_with_spec(name: &str, yaml: &str) -> KasprApp {
+    AppBuilder::new(name)
+        .spec(|spec| *spec = from_yaml(yaml))
+        .build()
 }
 
+/// The app `orders` with 2 replicas and the `pythonPackages` block `pp`.
 pub fn with_packages(pp: &str) -> KasprApp {
-    app(&format!(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders}}\nspec:\n  bootstrapServers: k:9092\n  replicas: 2\n  pythonPackages:\n{pp}"
-    ))
+    AppBuilder::new("orders")
+        .replicas(2)
+        .python_packages(pp)
+        .build()
+}
+
+/// Every `KasprApp` under `examples/` as the API server hands it over: in a namespace (the
+/// manifest's, else [`NAMESPACE`]) and with a uid ([`UID`]), so its children have owners.
+pub fn example_apps() -> Vec<(PathBuf, KasprApp)> {
+    examples::example_apps()
+        .into_iter()
+        .map(|(path, mut app)| {
+            app.metadata
+                .namespace
+                .get_or_insert_with(|| NAMESPACE.into());
+            app.metadata.uid.get_or_insert_with(|| UID.into());
+            (path, app)
+        })
+        .collect()
 }
 
 pub fn pod_spec(d: &Desired) -> &PodSpec {
@@ -61,11 +78,7 @@ pub fn main_container(d: &Desired) -> &Container {
 }
 
 pub fn env_value<'a>(c: &'a Container, name: &str) -> Option<&'a str> {
-    c.env
-        .iter()
-        .flatten()
-        .find(|e| e.name == name)
-        .and_then(|e| e.value.as_deref())
+    env_var(c, name).and_then(|e| e.value.as_deref())
 }
 
 pub fn env_var<'a>(c: &'a Container, name: &str) -> Option<&'a EnvVar> {
@@ -89,16 +102,17 @@ pub fn storage(pvc: &PersistentVolumeClaim) -> &str {
         .unwrap_or_default()
 }
 
-pub fn statefulset_spec(d: &Desired) -> &StatefulSetSpec {
-    d.statefulset.spec.as_ref().expect("statefulset spec")
+/// The pod volume `name`.
+pub fn volume<'a>(pod: &'a PodSpec, name: &str) -> &'a Volume {
+    pod.volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no volume {name}"))
 }
 
-pub fn pods(fixture: &str) -> Vec<Pod> {
-    let path = format!(
-        "{}/tests/fixtures/pods/{fixture}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("pod JSON")
+pub fn statefulset_spec(d: &Desired) -> &StatefulSetSpec {
+    d.statefulset.spec.as_ref().expect("statefulset spec")
 }
 
 /// A pod of the app carrying `annotation` as its packages hash.

@@ -1,26 +1,26 @@
-//! Helpers of the status tests: an app, recorded pods, a StatefulSet, a fixed clock.
+//! Helpers of the status tests: an app, a StatefulSet, a fixed clock.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kaspr_reconcile::status::{Blocked, Observed, compute};
-use kaspr_types::{KasprApp, KasprAppStatus};
+use kaspr_test_support::app::AppBuilder;
+use kaspr_types::{KasprApp, KasprAppStatus, PythonPackagesStatus};
 
-pub const HASH: &str = "a38d296f011adb6e";
+use super::pods;
 
+pub use super::fixtures::FIXTURE_HASH as HASH;
+
+/// The app `orders` (generation 3, 3 replicas) with the shared cache and the pythonPackages
+/// lines `extra` (indented by four).
 pub fn app(extra: &str) -> KasprApp {
-    serde_yaml::from_str(&format!(
-        "apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {{name: orders, namespace: default, generation: 3}}\nspec:\n  bootstrapServers: k:9092\n  replicas: 3\n  pythonPackages:\n    packages: [pandas==2.1.0]\n    cache: {{enabled: true}}\n{extra}"
-    ))
-    .expect("app")
-}
-
-pub fn pods(fixture: &str) -> Vec<Pod> {
-    let path = format!(
-        "{}/tests/fixtures/pods/{fixture}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("pod JSON")
+    AppBuilder::new("orders")
+        .generation(3)
+        .replicas(3)
+        .python_packages(&format!(
+            "    packages: [pandas==2.1.0]\n    cache: {{enabled: true}}\n{extra}"
+        ))
+        .build()
 }
 
 pub fn statefulset(ready: i32) -> StatefulSet {
@@ -53,6 +53,24 @@ pub fn status_of(
         },
         now(),
     )
+}
+
+/// The status of `app("")` from the pods of `fixture`, with a StatefulSet of `ready` ready
+/// replicas (none when `None`).
+pub fn status_from(fixture: &str, ready: Option<i32>) -> KasprAppStatus {
+    let sts = ready.map(statefulset);
+    status_of(&app(""), &pods(fixture), sts.as_ref(), None)
+}
+
+/// The pythonPackages part of a status.
+pub fn packages(s: &KasprAppStatus) -> &PythonPackagesStatus {
+    s.python_packages.as_ref().expect("packages status")
+}
+
+/// Asserts that one of the warnings of `p` passes `test`.
+#[track_caller]
+pub fn assert_warning(p: &PythonPackagesStatus, test: impl Fn(&str) -> bool) {
+    assert!(p.warnings.iter().any(|w| test(w)), "{:?}", p.warnings);
 }
 
 pub fn cond<'a>(s: &'a KasprAppStatus, t: &str) -> &'a Condition {
