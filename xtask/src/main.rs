@@ -8,6 +8,7 @@
 
 mod crd;
 mod lint;
+mod preflight;
 mod test;
 
 use anyhow::{Result, bail};
@@ -32,6 +33,7 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 /// Runs the benchmarks; extra arguments go to criterion (e.g. a name filter).
 fn bench(args: &[&str]) -> Result<()> {
+    preflight::for_bench()?;
     let status =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(workspace_root())

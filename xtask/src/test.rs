@@ -20,6 +20,7 @@ const KUBECONFIG_ENV: &str = "KASPR_TEST_KUBECONFIG";
 
 pub fn run(args: &[&str]) -> Result<()> {
     let root = crate::workspace_root();
+    crate::preflight::for_tests()?;
     let server = ApiServer::start(&root)?;
     if let ApiServer::Missing = server
         && std::env::var("CI").is_ok_and(|v| v == "true")
