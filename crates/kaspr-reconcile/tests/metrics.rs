@@ -135,7 +135,8 @@ fn all_twelve_documented_metrics_are_set_with_their_labels() {
 #[test]
 fn the_metrics_section_of_the_user_guide_lists_exactly_these_twelve() {
     let guide =
-        std::fs::read_to_string(workspace_root().join("docs/user-guide.md")).expect("user guide");
+        std::fs::read_to_string(workspace_root().join("docs/user-guide/python-packages.md"))
+            .expect("user guide");
     let section = guide
         .split("## Metrics")
         .nth(1)

@@ -270,3 +270,37 @@ async fn status_subresource_accepts_python_packages_status() {
     let read = api.get_status("with-status").await.expect("read status");
     assert_eq!(read.status, Some(status));
 }
+
+#[tokio::test]
+async fn every_example_is_accepted_by_the_api_server() {
+    let (_, api) = apps().await;
+    let examples = kaspr_test_support::examples::example_app_documents();
+    assert!(
+        examples.len() >= 9,
+        "expected the examples, found {}",
+        examples.len()
+    );
+    for (path, mut object) in examples {
+        // Into the namespace under test (crdserver serves no Namespaces), under the name as
+        // written; a server-side dry run goes through schema, defaults and strict field
+        // validation and stores nothing.
+        object["metadata"]["namespace"] = json!(NAMESPACE);
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no metadata.name", path.display()))
+            .to_owned();
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        params.field_validation = Some(ValidationDirective::Strict);
+        params.dry_run = true;
+        let stored = api
+            .patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .unwrap_or_else(|e| panic!("{}: refused: {e}", path.display()));
+        assert_eq!(
+            serde_json::to_value(&stored.spec).expect("serialises")["bootstrapServers"],
+            object["spec"]["bootstrapServers"],
+            "{}",
+            path.display()
+        );
+    }
+}
