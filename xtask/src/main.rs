@@ -4,8 +4,14 @@
 //! - `test`            prepare every part the tests need, then run all of them
 //! - `lint [step...]`  every check that is not a test: fmt, clippy, doc, shellcheck on the
 //!   rendered install script, ruff on its Python, cargo-deny, the MSRV (see `lint/mod.rs`)
-//! - `bench`           the criterion benchmarks (warm path vs a pip start; build and status)
+//! - `bench [realistic|criterion]`  the install script on a realistic wheel set against plain
+//!   pip (writes `docs/benchmarks.md`), and the criterion benchmarks (see `bench.rs`)
 
+mod bench;
+mod bench_cases;
+mod bench_pods;
+mod bench_report;
+mod bench_setup;
 mod crd;
 mod lint;
 mod preflight;
@@ -20,7 +26,7 @@ fn main() -> Result<()> {
         Some("crd") => crd::run(&rest),
         Some("test") => test::run(&rest),
         Some("lint") => lint::run(&rest),
-        Some("bench") => bench(&rest),
+        Some("bench") => bench::run(&rest),
         _ => bail!("usage: cargo xtask crd [--check] | test | lint [step...] | bench"),
     }
 }
@@ -29,19 +35,4 @@ fn main() -> Result<()> {
 pub fn workspace_root() -> std::path::PathBuf {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// Runs the benchmarks; extra arguments go to criterion (e.g. a name filter).
-fn bench(args: &[&str]) -> Result<()> {
-    preflight::for_bench()?;
-    let status =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(workspace_root())
-            .args(["bench", "-p", "kaspr-script", "-p", "kaspr-reconcile", "--"])
-            .args(args)
-            .status()?;
-    if !status.success() {
-        bail!("benchmarks failed");
-    }
-    Ok(())
 }
