@@ -33,6 +33,7 @@ pub mod examples;
 pub mod net;
 pub mod process;
 pub mod python;
+pub mod schema;
 
 /// The root of the workspace (the directory holding `examples/`, `crds/` and `docs/`).
 pub fn workspace_root() -> PathBuf {

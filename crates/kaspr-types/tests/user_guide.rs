@@ -1,34 +1,14 @@
 //! The troubleshooting section of the user guide has an entry for every install error type, each
 //! quoting the message the status shows for it: the catalogue and the guide cannot drift apart.
 
+use kaspr_test_support::schema::allowed_strings;
 use kaspr_test_support::workspace_root;
 use kaspr_types::InstallErrorType;
 use serde_json::Value;
 
 /// Every `InstallErrorType`, from the strings its schema allows (`enum` or `const` per variant).
 fn error_types() -> Vec<InstallErrorType> {
-    fn collect(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(map) => {
-                if let Some(Value::String(s)) = map.get("const") {
-                    out.push(s.clone());
-                }
-                if let Some(Value::Array(values)) = map.get("enum") {
-                    out.extend(values.iter().filter_map(|v| v.as_str().map(str::to_owned)));
-                }
-                map.values().for_each(|v| collect(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
-            _ => {}
-        }
-    }
-    let schema =
-        serde_json::to_value(schemars::schema_for!(InstallErrorType)).expect("schema serialises");
-    let mut names = Vec::new();
-    collect(&schema, &mut names);
-    names.sort();
-    names.dedup();
-    names
+    allowed_strings::<InstallErrorType>()
         .into_iter()
         .map(|n| serde_json::from_value(Value::from(n)).expect("a variant"))
         .collect()

@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 
+use kaspr_test_support::schema::allowed_strings;
 use kaspr_types::{
     CacheAccessMode, CacheMode, ImagePackages, InstallErrorType, Installer,
     KafkaAuthenticationType, OnFailure, PackagesState, StorageType, wire_name,
@@ -12,31 +13,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Every string the schema of `T` allows: all variants, by their serde names.
-fn schema_names<T: JsonSchema>() -> Vec<String> {
-    fn collect(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(map) => {
-                if let Some(Value::String(s)) = map.get("const") {
-                    out.push(s.clone());
-                }
-                if let Some(Value::Array(values)) = map.get("enum") {
-                    out.extend(values.iter().filter_map(|v| v.as_str().map(str::to_owned)));
-                }
-                map.values().for_each(|v| collect(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
-            _ => {}
-        }
-    }
-    let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schema");
-    let mut names = Vec::new();
-    collect(&schema, &mut names);
-    names.sort();
-    names.dedup();
-    names
-}
-
 /// For every variant of `T` (as the schema lists them): `as_str`, `Display` and [`wire_name`]
 /// give its serde name, and that name parses back to it.
 #[track_caller]
@@ -44,7 +20,7 @@ fn assert_wire_names<T>(as_str: fn(T) -> &'static str, expected: &[&str])
 where
     T: JsonSchema + Serialize + DeserializeOwned + Display + Copy + PartialEq + std::fmt::Debug,
 {
-    let names = schema_names::<T>();
+    let names = allowed_strings::<T>();
     let mut sorted: Vec<&str> = expected.to_vec();
     sorted.sort();
     assert_eq!(
