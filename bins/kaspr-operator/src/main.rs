@@ -65,7 +65,7 @@ fn run(listen: &str) -> anyhow::Result<bool> {
             ));
             ready.wait_for_api(&client).await;
             tracing::info!(%listen, "kaspr-operator started");
-            kaspr_reconcile::run(client, metrics).await;
+            kaspr_reconcile::run(client, metrics, kaspr_reconcile::Settings::from_env()).await;
             Ok(true)
         })
 }

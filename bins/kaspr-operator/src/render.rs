@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use kaspr_reconcile::build::{Existing, build};
-use kaspr_reconcile::validate;
+use kaspr_reconcile::{Settings, validate};
 use kaspr_types::KasprApp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -49,7 +49,7 @@ pub fn render_app(value: Value) -> Result<String, String> {
         .namespace
         .get_or_insert_with(|| "default".into());
     // Offline: no Secret is read, so a missing one cannot be known here.
-    let validated = validate(&app, None).map_err(|errors| {
+    let validated = validate(&app, None, &Settings::from_env()).map_err(|errors| {
         let lines: Vec<String> = errors.0.iter().map(|e| format!("  {e}")).collect();
         format!("KasprApp {name} is invalid:\n{}", lines.join("\n"))
     })?;

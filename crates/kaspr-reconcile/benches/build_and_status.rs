@@ -21,9 +21,13 @@ fn enterprise_app() -> KasprApp {
 fn benches(c: &mut Criterion) {
     let app = enterprise_app();
     c.bench_function("validate (garde + pep508 + hash)", |b| {
-        b.iter(|| kaspr_reconcile::validate(&app, None).map(|v| v.hash().map(str::to_owned)))
+        b.iter(|| {
+            kaspr_reconcile::validate(&app, None, &kaspr_reconcile::Settings::default())
+                .map(|v| v.hash().map(str::to_owned))
+        })
     });
-    let validated = kaspr_reconcile::validate(&app, None).expect("valid");
+    let validated = kaspr_reconcile::validate(&app, None, &kaspr_reconcile::Settings::default())
+        .expect("valid");
     let pods: Vec<Pod> = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -26,6 +26,7 @@ use crate::error::{Error, api_message};
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
 use crate::observe::{self, Snapshot, Stores, WatchErrors};
+use crate::settings::Settings;
 use crate::status::{self, Blocked, Observed};
 use crate::validate::validate;
 
@@ -44,6 +45,8 @@ pub struct Context {
     client: Client,
     recorder: Recorder,
     metrics: Metrics,
+    /// Operator-wide settings (the image registry).
+    settings: Settings,
     /// The caches observe reads, kept by the controller's watches.
     stores: Stores,
     /// Install reports already counted (pod uid + restart count).
@@ -53,7 +56,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Metrics, stores: Stores) -> Self {
+    pub fn new(client: Client, metrics: Metrics, stores: Stores, settings: Settings) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -62,6 +65,7 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
+            settings,
             stores,
             seen_reports: Mutex::default(),
             failures: Mutex::default(),
@@ -90,7 +94,7 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         Ok(snapshot) => snapshot,
         Err(error) => return Err(show_read_failure(ctx, app, error).await),
     };
-    let validated = match validate(app, snapshot.credentials.as_ref()) {
+    let validated = match validate(app, snapshot.credentials.as_ref(), &ctx.settings) {
         Ok(validated) => validated,
         Err(errors) => {
             let blocked = Blocked::InvalidSpec(errors.to_string());
@@ -273,10 +277,10 @@ pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Act
 ///
 /// The watches of StatefulSets, pods, PVCs and ConfigMaps (metadata) both trigger reconciles and
 /// fill the caches observe reads, so a reconcile makes no read of its own but the Secret's.
-pub async fn run(client: Client, metrics: Metrics) {
+pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
     let (stores, writers) = Stores::new();
     let errors = stores.errors().clone();
-    let ctx = Arc::new(Context::new(client.clone(), metrics, stores));
+    let ctx = Arc::new(Context::new(client.clone(), metrics, stores, settings));
     let apps = Api::<KasprApp>::all(client.clone());
     let controller = Controller::new(apps, watcher::Config::default().any_semantic());
     let app_store = controller.store();

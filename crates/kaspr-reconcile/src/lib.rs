@@ -15,9 +15,11 @@ mod mapper;
 pub mod metrics;
 pub mod names;
 pub mod observe;
+mod settings;
 pub mod status;
 pub mod validate;
 
 pub use controller::{Context, run};
 pub use error::Error;
+pub use settings::{IMAGE_REGISTRY_ENV, Settings};
 pub use validate::{ValidatedApp, validate};

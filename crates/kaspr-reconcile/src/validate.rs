@@ -13,12 +13,15 @@ use kaspr_hash::PackagesHash;
 use kaspr_types::{FieldError, KasprApp, PythonPackagesSpec, ValidationErrors};
 
 use crate::observe::SecretKeys;
+use crate::settings::Settings;
 use crate::status::Blocked;
 
 /// An app that passed validation, with what validation computed.
 #[derive(Clone, Debug)]
 pub struct ValidatedApp<'a> {
     app: &'a KasprApp,
+    /// The image the app runs (version table and registry applied).
+    image: String,
     packages: Option<ValidatedPackages<'a>>,
     secret_problem: Option<Blocked>,
     warnings: Vec<String>,
@@ -35,6 +38,11 @@ pub struct ValidatedPackages<'a> {
 impl<'a> ValidatedApp<'a> {
     pub fn app(&self) -> &'a KasprApp {
         self.app
+    }
+
+    /// The image of the kaspr container (and the install init container).
+    pub fn image(&self) -> &str {
+        &self.image
     }
 
     /// None without `spec.pythonPackages`.
@@ -75,10 +83,11 @@ impl<'a> ValidatedPackages<'a> {
 
 /// Validates `app`. `credentials` is the Secret observe read (its key names); None when it was
 /// not read — the spec references none, or `render` runs without a cluster — and then no Secret
-/// problem can be known.
+/// problem can be known. `settings` are the operator's (the image registry).
 pub fn validate<'a>(
     app: &'a KasprApp,
     credentials: Option<&SecretKeys>,
+    settings: &Settings,
 ) -> Result<ValidatedApp<'a>, ValidationErrors> {
     app.spec.check()?;
     let packages = match &app.spec.python_packages {
@@ -92,6 +101,11 @@ pub fn validate<'a>(
     };
     Ok(ValidatedApp {
         app,
+        image: kaspr_types::versions::image(
+            app.spec.image.as_deref(),
+            app.spec.version.as_deref(),
+            settings.image_registry.as_deref(),
+        ),
         secret_problem: packages
             .as_ref()
             .and_then(|p| secret_problem(p.spec, credentials?)),
@@ -152,7 +166,12 @@ mod tests {
     #[test]
     fn a_valid_app_carries_its_hash_and_canonical_requirements() {
         let a = app(WITH_SECRET);
-        let v = validate(&a, Some(&keys(&["username", "token"]))).expect("valid");
+        let v = validate(
+            &a,
+            Some(&keys(&["username", "token"])),
+            &Settings::default(),
+        )
+        .expect("valid");
         let pp = v.packages().expect("packages");
         let spec = a.spec.python_packages.as_ref().expect("pp");
         assert_eq!(pp.hash(), &kaspr_hash::packages_hash(spec).expect("hash"));
@@ -163,7 +182,7 @@ mod tests {
         );
         assert_eq!(v.secret_problem(), None);
         let plain = app("");
-        let v = validate(&plain, None).expect("valid");
+        let v = validate(&plain, None, &Settings::default()).expect("valid");
         assert!(v.packages().is_none() && v.hash().is_none());
     }
 
@@ -175,7 +194,7 @@ mod tests {
             keys: None,
         };
         assert_eq!(
-            validate(&a, Some(&missing))
+            validate(&a, Some(&missing), &Settings::default())
                 .expect("valid")
                 .secret_problem(),
             Some(&Blocked::SecretMissing {
@@ -183,16 +202,25 @@ mod tests {
             })
         );
         assert_eq!(
-            validate(&a, Some(&keys(&["username", "password"])))
-                .expect("valid")
-                .secret_problem(),
+            validate(
+                &a,
+                Some(&keys(&["username", "password"])),
+                &Settings::default()
+            )
+            .expect("valid")
+            .secret_problem(),
             Some(&Blocked::SecretKeyMissing {
                 secret: "pypi".into(),
                 key: "token".into()
             })
         );
         // Not read (render, offline): nothing can be known.
-        assert_eq!(validate(&a, None).expect("valid").secret_problem(), None);
+        assert_eq!(
+            validate(&a, None, &Settings::default())
+                .expect("valid")
+                .secret_problem(),
+            None
+        );
     }
 
     #[test]
@@ -200,7 +228,7 @@ mod tests {
         let a = app(
             "  pythonPackages:\n    packages: ['-e x', 'ok']\n    credentials: {secretRef: {name: pypi}}\n",
         );
-        let errors = validate(&a, None).expect_err("invalid");
+        let errors = validate(&a, None, &Settings::default()).expect_err("invalid");
         let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -48,7 +48,8 @@ fn every_child_of_every_example_passes_kubernetes_validate_strict() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut files = Vec::new();
     for (i, (path, app)) in example_apps().into_iter().enumerate() {
-        let validated = validate(&app, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let validated = validate(&app, None, &kaspr_reconcile::Settings::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let desired = kaspr_reconcile::build::build(&validated, &NONE).expect("builds");
         for (j, object) in desired.objects().into_iter().enumerate() {
             let file = dir.path().join(format!("{i}-{j}.yaml"));

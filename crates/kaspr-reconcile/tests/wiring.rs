@@ -185,7 +185,7 @@ fn creating_the_missing_secret_resumes_the_rollout_through_the_secret_watch() {
         let client = kube::Client::new(service, "default");
         let metrics =
             kaspr_reconcile::metrics::Metrics::new(&opentelemetry::global::meter("wiring"));
-        kaspr_reconcile::run(client, metrics).await;
+        kaspr_reconcile::run(client, metrics, kaspr_reconcile::Settings::default()).await;
     });
 
     // Held: the app's status is written, everything but the StatefulSet applied.

@@ -144,7 +144,7 @@ pub fn render_with_waits(
         live_hashes: &paths.live_hashes,
         installer: spec.installer.as_str(),
         image_packages: spec.image_packages.as_str(),
-        cache_mode: if spec.cache.enabled {
+        cache_mode: if spec.cache.uses_pvc() {
             CacheMode::SharedPvc.as_str()
         } else {
             CacheMode::PerPod.as_str()

@@ -6,6 +6,7 @@
 //! - [`net`]: free loopback ports and a plain HTTP GET.
 //! - [`process`]: children in their own process group, killed as a group.
 //! - [`python`]: the tags a python3 reports (`cp311`, `cpython-311-x86_64-linux-gnu`).
+//! - [`upstream`]: what the upstream operator builds, recorded from its own code.
 //!
 //! Everything here panics with a message naming what went wrong: it is for tests only, and is
 //! never published (`publish = false`). Use it as a dev-dependency:
@@ -34,6 +35,7 @@ pub mod net;
 pub mod process;
 pub mod python;
 pub mod schema;
+pub mod upstream;
 
 /// The root of the workspace (the directory holding `examples/`, `crds/` and `docs/`).
 pub fn workspace_root() -> PathBuf {

@@ -13,6 +13,12 @@ pub const CACHE_SIZE: &str = "1Gi";
 pub const CACHE_DELETE_CLAIM: bool = true;
 /// `cache.keepEnvs`: environments kept besides the current one.
 pub const CACHE_KEEP_ENVS: u32 = 2;
+/// `cache.gcs.prefix` (upstream's).
+pub const GCS_PREFIX: &str = "kaspr-packages/";
+/// `cache.gcs.maxArchiveSize` (upstream's).
+pub const GCS_MAX_ARCHIVE_SIZE: &str = "1Gi";
+/// `cache.gcs.secretRef.key` (upstream's).
+pub const GCS_KEY: &str = "sa.json";
 /// Secret key holding the index username.
 pub const CREDENTIALS_USERNAME_KEY: &str = "username";
 /// Secret key holding the index password.
@@ -58,4 +64,13 @@ pub(crate) fn username_key() -> String {
 }
 pub(crate) fn password_key() -> String {
     CREDENTIALS_PASSWORD_KEY.to_owned()
+}
+pub(crate) fn gcs_prefix() -> String {
+    GCS_PREFIX.to_owned()
+}
+pub(crate) fn gcs_max_archive_size() -> String {
+    GCS_MAX_ARCHIVE_SIZE.to_owned()
+}
+pub(crate) fn gcs_key() -> String {
+    GCS_KEY.to_owned()
 }

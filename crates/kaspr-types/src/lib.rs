@@ -73,6 +73,7 @@ mod spec;
 mod status;
 mod template;
 pub mod validate;
+pub mod versions;
 mod wire;
 
 pub use crd::crd;

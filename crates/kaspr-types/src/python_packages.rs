@@ -188,7 +188,16 @@ pub enum ImagePackages {
 /// The packages cache.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[x_kube(validation = Rule::new("!has(self.type) || self.type != 'gcs' || has(self.gcs)")
+    .message("cache.type is gcs but cache.gcs is missing: add cache.gcs with bucket and secretRef.name")
+    .field_path(".gcs"))]
 pub struct PackagesCache {
+    /// The cache backend. `pvc` (default): with `enabled`, one PVC shared by the replicas. `gcs`:
+    /// each pod installs into its own emptyDir, fetching the environment from a Google Cloud
+    /// Storage bucket when another pod already built it (see `gcs`); `enabled` is implied.
+    #[serde(default, rename = "type")]
+    #[garde(skip)]
+    pub type_: CacheType,
     /// `false`: each pod installs into its own emptyDir. `true`: one PVC shared by the replicas;
     /// one pod installs and the others reuse.
     #[serde(default)]
@@ -220,19 +229,82 @@ pub struct PackagesCache {
     #[schemars(range(max = limits::MAX_KEEP_ENVS))]
     #[garde(custom(|v: &u32, _: &()| checks::number_in(*v, 0, limits::MAX_KEEP_ENVS)))]
     pub keep_envs: u32,
+    /// The bucket of `type: gcs` (required with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
+    pub gcs: Option<GcsCache>,
+}
+
+impl PackagesCache {
+    /// Whether pods share one PVC (`type: pvc` with `enabled`).
+    pub fn uses_pvc(&self) -> bool {
+        self.enabled && self.type_ == CacheType::Pvc
+    }
 }
 
 impl Default for PackagesCache {
     fn default() -> Self {
         Self {
+            type_: CacheType::default(),
             enabled: false,
             storage_class: None,
             size: defaults::CACHE_SIZE.to_owned(),
             access_mode: CacheAccessMode::default(),
             delete_claim: defaults::CACHE_DELETE_CLAIM,
             keep_envs: defaults::CACHE_KEEP_ENVS,
+            gcs: None,
         }
     }
+}
+
+/// The backend of the packages cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheType {
+    /// A PersistentVolumeClaim shared by the replicas (when `enabled`).
+    #[default]
+    Pvc,
+    /// Archives of built environments in a Google Cloud Storage bucket.
+    Gcs,
+}
+
+/// A Google Cloud Storage bucket holding archives of built environments, as
+/// `<prefix><app name>/<packages hash>.tar.gz`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcsCache {
+    /// The bucket name.
+    #[schemars(length(min = 3, max = 222), regex(pattern = patterns::GCS_BUCKET))]
+    #[garde(custom(checks::gcs_bucket))]
+    pub bucket: String,
+    /// Prefix of the archive names in the bucket.
+    #[serde(default = "defaults::gcs_prefix")]
+    #[schemars(length(max = 512))]
+    #[garde(custom(checks::plain_text))]
+    pub prefix: String,
+    /// Largest archive uploaded; a bigger environment is installed but not uploaded.
+    #[serde(default = "defaults::gcs_max_archive_size")]
+    #[schemars(regex(pattern = patterns::QUANTITY))]
+    #[garde(custom(checks::plain_text))]
+    pub max_archive_size: String,
+    /// The Secret holding the service account key (JSON) with access to the bucket.
+    #[garde(dive)]
+    pub secret_ref: GcsSecretRef,
+}
+
+/// A Secret in the app's namespace and the key holding a service account key file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcsSecretRef {
+    /// Name of the Secret (a DNS-1123 subdomain).
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::DNS1123_SUBDOMAIN))]
+    #[garde(custom(checks::dns1123_subdomain))]
+    pub name: String,
+    /// Key of the service account key JSON in the Secret.
+    #[serde(default = "defaults::gcs_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = patterns::SECRET_KEY))]
+    #[garde(custom(checks::secret_key))]
+    pub key: String,
 }
 
 /// Access mode of the packages PVC.
@@ -245,4 +317,10 @@ pub enum CacheAccessMode {
     ReadWriteOnce,
 }
 
-wire_names!(OnFailure, Installer, ImagePackages, CacheAccessMode);
+wire_names!(
+    OnFailure,
+    Installer,
+    ImagePackages,
+    CacheAccessMode,
+    CacheType
+);

@@ -77,7 +77,7 @@ impl KasprAppSpec {
                 );
             }
             let replicas = self.replicas.unwrap_or(1);
-            if pp.cache.enabled
+            if pp.cache.uses_pvc()
                 && pp.cache.access_mode == crate::CacheAccessMode::ReadWriteOnce
                 && replicas > 1
             {
@@ -104,6 +104,8 @@ fn cross_field_errors(spec: &KasprAppSpec) -> Vec<FieldError> {
                 .to_owned(),
         })
         .collect();
+    errors.extend(version_error(spec));
+    errors.extend(gcs_error(spec));
     if let Some(pp) = &spec.python_packages
         && pp.credentials.is_some()
         && pp.index_url.is_none()
@@ -116,6 +118,48 @@ fn cross_field_errors(spec: &KasprAppSpec) -> Vec<FieldError> {
         });
     }
     errors
+}
+
+/// `cache.type: gcs` needs its bucket.
+fn gcs_error(spec: &KasprAppSpec) -> Option<FieldError> {
+    let cache = &spec.python_packages.as_ref()?.cache;
+    (cache.type_ == crate::CacheType::Gcs && cache.gcs.is_none()).then(|| FieldError {
+        path: "spec.pythonPackages.cache.gcs".to_owned(),
+        message: "cache.type is gcs but cache.gcs is missing; add cache.gcs with bucket and \
+                  secretRef.name (the Secret holding the service account key), or set \
+                  cache.type: pvc"
+            .to_owned(),
+    })
+}
+
+/// `spec.version` must be one the operator supports (as upstream, which refuses the app
+/// permanently). The message lists what is supported, so the fix is in the error.
+fn version_error(spec: &KasprAppSpec) -> Option<FieldError> {
+    let version = spec.version.as_deref()?;
+    if crate::versions::find(version).is_some_and(|v| v.supported) {
+        return None;
+    }
+    let supported = crate::versions::supported();
+    let newest = supported
+        .iter()
+        .take(12)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(FieldError {
+        path: "spec.version".to_owned(),
+        message: format!(
+            "Kaspr version {version:?} is not supported by this operator; supported versions \
+             (newest first): {newest}{more}; set one of them, or remove spec.version to run the \
+             default {default}",
+            more = if supported.len() > 12 {
+                format!(" and {} older", supported.len() - 12)
+            } else {
+                String::new()
+            },
+            default = crate::versions::DEFAULT_VERSION,
+        ),
+    })
 }
 
 /// garde reports Rust field names (`python_packages.extra_index_urls[1]`); users write the
@@ -153,6 +197,9 @@ pub mod patterns {
     /// A Kubernetes object name (DNS-1123 subdomain), e.g. a Secret's.
     pub const DNS1123_SUBDOMAIN: &str =
         r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    /// A Cloud Storage bucket name: lowercase letters, digits, `-`, `_` and `.`, starting and
+    /// ending with a letter or digit.
+    pub const GCS_BUCKET: &str = r"^[a-z0-9][-_.a-z0-9]*[a-z0-9]$";
     /// A key of a Secret's data.
     pub const SECRET_KEY: &str = r"^[-._a-zA-Z0-9]+$";
     /// A non-negative Kubernetes quantity such as `1Gi` or `500M`.

@@ -14,22 +14,10 @@ use sha2::{Digest, Sha256};
 use super::{field_ref, metadata};
 use crate::names;
 
-/// The image when neither `image` nor `version` is set (upstream's default version).
-pub const DEFAULT_IMAGE: &str = "kasprio/kaspr:0.11.5";
-const IMAGE_REPOSITORY: &str = "kasprio/kaspr";
 pub const DEFAULT_WEB_PORT: i32 = 6065;
 pub const DATA_DIR: &str = "/var/lib/data";
 pub const DEFAULT_TABLE_DIR: &str = "/var/lib/data/tables";
 pub const DEFINITIONS_DIR: &str = "/var/lib/data/definitions";
-
-/// `spec.image`, else the image of `spec.version`, else the default.
-pub fn image(app: &KasprApp) -> String {
-    match (&app.spec.image, &app.spec.version) {
-        (Some(image), _) => image.clone(),
-        (None, Some(version)) => format!("{IMAGE_REPOSITORY}:{version}"),
-        (None, None) => DEFAULT_IMAGE.to_owned(),
-    }
-}
 
 fn config_value<'a>(app: &'a KasprApp, key: &str) -> Option<&'a Value> {
     app.spec.config.as_ref().and_then(|c| c.get(key))

@@ -70,6 +70,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
     let config_map = config::config_map(app);
     let statefulset = statefulset::statefulset(
         app,
+        validated.image(),
         &config_map,
         packages
             .as_ref()
@@ -82,7 +83,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
         api_service: services::api_service(app),
         packages_pvc: packages
             .as_ref()
-            .filter(|(spec, _, _)| spec.cache.enabled)
+            .filter(|(spec, _, _)| spec.cache.uses_pvc())
             .map(|(spec, _, _)| pvc::packages_pvc(app, spec, existing.packages_pvc)),
         live_set: packages
             .as_ref()

@@ -11,7 +11,7 @@ use super::{Existing, Orphan};
 
 pub(super) fn orphans(app: &KasprApp, existing: &Existing<'_>) -> Vec<Orphan> {
     let packages = app.spec.python_packages.as_ref();
-    let cache_on = packages.is_some_and(|p| p.cache.enabled);
+    let cache_on = packages.is_some_and(|p| p.cache.uses_pvc());
     // deleteClaim: false keeps the claim, as it would when the app itself is deleted.
     let keep_claim = packages.is_some_and(|p| !p.cache.delete_claim);
     let mut out = Vec::new();

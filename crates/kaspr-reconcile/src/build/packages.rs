@@ -42,7 +42,7 @@ pub fn script_paths() -> Paths {
 }
 
 pub fn volumes(app: &KasprApp, spec: &PythonPackagesSpec) -> Vec<Volume> {
-    let packages = if spec.cache.enabled {
+    let packages = if spec.cache.uses_pvc() {
         Volume {
             name: PACKAGES_VOLUME.to_owned(),
             persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {

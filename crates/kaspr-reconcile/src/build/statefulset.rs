@@ -27,21 +27,25 @@ pub struct Packages<'a> {
     pub script: &'a InstallScript,
 }
 
-pub fn statefulset(app: &KasprApp, cm: &ConfigMap, pkgs: Option<Packages<'_>>) -> StatefulSet {
+pub fn statefulset(
+    app: &KasprApp,
+    image: &str,
+    cm: &ConfigMap,
+    pkgs: Option<Packages<'_>>,
+) -> StatefulSet {
     let template = app.spec.template.as_ref();
     let pod = template.and_then(|t| t.pod.as_ref());
-    let image = config::image(app);
     let (storage_volume, claim_template) = table_storage(app);
 
     let mut volumes: Vec<Volume> = storage_volume.into_iter().collect();
     volumes.extend(pod.map(|p| p.volumes.clone()).unwrap_or_default());
     let mut init_containers = Vec::new();
-    let mut main = kaspr_container(app, cm, &image);
+    let mut main = kaspr_container(app, cm, image);
     let mut annotations = pod_annotations(pod);
     if let Some(p) = &pkgs {
         volumes.extend(packages::volumes(app, p.spec));
         init_containers.push(packages::init_container(
-            &image,
+            image,
             p.spec,
             p.script,
             template.and_then(|t| t.python_packages_init_container.as_ref()),

@@ -56,7 +56,7 @@ pub(super) fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
     let mut status = PythonPackagesStatus {
         hash: observed.hash.map(str::to_owned),
         cache_mode: spec.map(|s| {
-            if s.cache.enabled {
+            if s.cache.uses_pvc() {
                 CacheMode::SharedPvc
             } else {
                 CacheMode::PerPod

@@ -15,8 +15,8 @@ use kaspr_types::KasprApp;
 
 /// Validates `app` offline (no Secret read, as `render`) and builds its children.
 pub fn build(app: &KasprApp, existing: &Existing<'_>) -> Result<Desired, kaspr_reconcile::Error> {
-    let validated =
-        kaspr_reconcile::validate(app, None).unwrap_or_else(|e| panic!("invalid app: {e}"));
+    let validated = kaspr_reconcile::validate(app, None, &kaspr_reconcile::Settings::default())
+        .unwrap_or_else(|e| panic!("invalid app: {e}"));
     kaspr_reconcile::build::build(&validated, existing)
 }
 

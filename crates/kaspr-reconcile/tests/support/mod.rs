@@ -68,7 +68,12 @@ pub fn context_with(metrics: Metrics) -> (Arc<Context>, Verifier, Cluster) {
     let (stores, writers) = Stores::new();
     let cluster = Cluster::new(writers);
     (
-        Arc::new(Context::new(client, metrics, stores)),
+        Arc::new(Context::new(
+            client,
+            metrics,
+            stores,
+            kaspr_reconcile::Settings::default(),
+        )),
         Verifier::new(handle),
         cluster,
     )

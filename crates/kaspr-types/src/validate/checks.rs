@@ -377,3 +377,25 @@ fn is_name_part(text: &str) -> bool {
     text.chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '[' | ']' | ',' | ' '))
 }
+
+/// A Cloud Storage bucket name (Google's rules, without the domain-name form's extra checks).
+pub fn gcs_bucket<T: AsRef<str>>(value: &T, _: &()) -> Result {
+    let value = value.as_ref();
+    printable(value)?;
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = (3..=222).contains(&value.len())
+        && edge(value.chars().next())
+        && edge(value.chars().last())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        fail(format!(
+            "{} is not a valid Cloud Storage bucket name; use 3 to 222 lowercase letters, digits, \
+             '-', '_' and '.', starting and ending with a letter or digit",
+            shown(value)
+        ))
+    }
+}
