@@ -47,6 +47,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use kaspr_types::requirement::normalize;
 use kaspr_types::{ImagePackages, PythonPackagesSpec};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -128,7 +129,7 @@ pub fn canonical_requirements(packages: &[String]) -> Result<BTreeSet<String>, H
         .iter()
         .enumerate()
         .map(|(index, raw)| {
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(raw.trim())
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&normalize(raw))
                 .map(|mut req| {
                     req.extras.sort();
                     req.extras.dedup();

@@ -163,3 +163,17 @@ packages:
         "f3d74c3b64388c1d",
     );
 }
+
+#[test]
+fn vector_legacy_egg_url_is_its_pep_508_form() {
+    // pip's `URL#egg=name` (upstream's github-ssh-deploy-key example) hashes as `name @ URL`.
+    let pep508 = hash(
+        "packages: ['private-package @ git+ssh://git@github.com/my-org/private-package.git@v1.2.3']",
+    );
+    assert_eq!(
+        hash(
+            "packages: ['git+ssh://git@github.com/my-org/private-package.git@v1.2.3#egg=private-package']"
+        ),
+        pep508
+    );
+}

@@ -151,3 +151,35 @@ fn persistent_claim_storage_is_a_claim_template_mounted_at_the_table_dir() {
     assert_eq!(mount.len(), 1);
     assert_eq!(mount[0].mount_path, "/var/lib/data/tables");
 }
+
+#[test]
+fn every_pod_template_field_reaches_the_pod_spec() {
+    let a = kafka_app(
+        "  template:\n    pod:\n      enableServiceLinks: false\n      priorityClassName: high\n      schedulerName: custom\n      terminationGracePeriodSeconds: 45\n      nodeSelector: {disk: ssd}\n      imagePullSecrets: [{name: regcred}]\n      hostAliases: [{ip: 10.0.0.1, hostnames: [kafka.local]}]\n      tolerations: [{key: dedicated, operator: Exists}]\n      securityContext: {runAsNonRoot: true}\n",
+    );
+    let d = build(&a, &NONE).expect("builds");
+    let pod = pod_spec(&d);
+    assert_eq!(pod.enable_service_links, Some(false));
+    assert_eq!(pod.priority_class_name.as_deref(), Some("high"));
+    assert_eq!(pod.scheduler_name.as_deref(), Some("custom"));
+    assert_eq!(pod.termination_grace_period_seconds, Some(45));
+    assert_eq!(
+        pod.node_selector.as_ref().map(|n| n["disk"].as_str()),
+        Some("ssd")
+    );
+    assert_eq!(pod.image_pull_secrets.as_ref().map(Vec::len), Some(1));
+    assert_eq!(pod.host_aliases.as_ref().map(Vec::len), Some(1));
+    assert_eq!(pod.tolerations.as_ref().map(Vec::len), Some(1));
+    assert_eq!(
+        pod.security_context
+            .as_ref()
+            .and_then(|s| s.run_as_non_root),
+        Some(true)
+    );
+    let plain = build(&kafka_app(""), &NONE).expect("builds");
+    assert_eq!(
+        pod_spec(&plain).enable_service_links,
+        None,
+        "unset: the Kubernetes default"
+    );
+}

@@ -185,7 +185,7 @@ fn script_env(spec: &PythonPackagesSpec, hash: &PackagesHash) -> Vec<ScriptEnv> 
             PACKAGES,
             spec.packages
                 .iter()
-                .map(|p| p.trim())
+                .map(|p| kaspr_types::requirement::normalize(p))
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),

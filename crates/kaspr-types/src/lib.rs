@@ -69,6 +69,7 @@
 mod crd;
 pub mod defaults;
 mod python_packages;
+pub mod requirement;
 mod spec;
 mod status;
 mod template;

@@ -90,6 +90,11 @@ pub struct PodTemplate {
     /// The pod's `hostAliases`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_aliases: Vec<HostAlias>,
+    /// The pod's `enableServiceLinks`: whether the other Services of the namespace are passed to
+    /// the containers as `*_SERVICE_HOST`/`*_PORT` environment variables (Kubernetes defaults
+    /// to true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_service_links: Option<bool>,
     /// Extra volumes (Kubernetes `Volume`s); mount them with `kasprContainer.volumeMounts`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "volumes_schema")]

@@ -280,3 +280,52 @@ fn install_policy_rules() {
         &["0 to 50"],
     );
 }
+
+#[test]
+fn git_requirements_in_every_form_upstream_accepts() {
+    for req in [
+        "acme-lib @ git+https://github.com/acme/lib.git@v1.2.3",
+        "acme-lib @ git+ssh://git@github.com/acme/lib.git@v1.2.3",
+        // pip's legacy form, as in upstream's github-ssh-deploy-key example
+        "git+ssh://git@github.com/my-org/private-package.git@v1.2.3#egg=private-package",
+        "git+https://github.com/acme/mono.git#egg=acme-sub&subdirectory=python/sub",
+    ] {
+        assert_valid(&format!("    packages: [\"{req}\"]\n"));
+    }
+    // A password is a credential whatever the scheme; an https user too (it is how tokens go).
+    assert_rejected(
+        "    packages: [\"git+ssh://git:hunter2@github.com/acme/lib.git#egg=lib\"]\n",
+        "spec.pythonPackages.packages[0]",
+        &["credentials"],
+    );
+    assert_rejected(
+        "    packages: [\"lib @ git+https://ghp_token@github.com/acme/lib.git\"]\n",
+        "spec.pythonPackages.packages[0]",
+        &["credentials"],
+    );
+    // A bare URL without #egg= names no package: pip needs the name.
+    assert_rejected(
+        "    packages: [\"git+https://github.com/acme/lib.git\"]\n",
+        "spec.pythonPackages.packages[0]",
+        &["PEP 508"],
+    );
+}
+
+#[test]
+fn the_legacy_egg_form_is_the_same_requirement_as_its_pep_508_form() {
+    use kaspr_types::requirement::normalize;
+    assert_eq!(
+        normalize("git+ssh://git@github.com/my-org/private-package.git@v1.2.3#egg=private-package"),
+        "private-package @ git+ssh://git@github.com/my-org/private-package.git@v1.2.3"
+    );
+    assert_eq!(
+        normalize("git+https://github.com/acme/mono.git#egg=acme-sub&subdirectory=python/sub"),
+        "acme-sub @ git+https://github.com/acme/mono.git#subdirectory=python/sub"
+    );
+    assert_eq!(normalize(" requests==2.31.0\t"), "requests==2.31.0");
+    assert_eq!(
+        normalize("git+https://github.com/acme/lib.git"),
+        "git+https://github.com/acme/lib.git",
+        "no egg: left for the parser to refuse with its message"
+    );
+}

@@ -123,6 +123,7 @@ fn pod_spec(
         priority_class_name: p.priority_class_name,
         scheduler_name: p.scheduler_name,
         host_aliases: non_empty(p.host_aliases),
+        enable_service_links: p.enable_service_links,
         ..Default::default()
     }
 }

@@ -120,7 +120,7 @@ pub fn requirement<T: AsRef<str>>(value: &T, _: &()) -> Result {
             shown_requirement(value)
         ));
     }
-    parsed_requirement(value)
+    parsed_requirement(&crate::requirement::normalize(value))
 }
 
 fn parsed_requirement(value: &str) -> Result {
@@ -147,7 +147,10 @@ fn parsed_requirement(value: &str) -> Result {
 }
 
 fn url_requirement(value: &str, url: &VerbatimUrl) -> Result {
-    if has_userinfo(url) {
+    // `git+ssh://git@host/…`: the SSH user is no secret (the key comes from a mounted
+    // Secret, see the user guide); a password is.
+    let ssh_user_only = url.scheme().ends_with("ssh") && url.password().is_none();
+    if has_userinfo(url) && !ssh_user_only {
         return fail(format!(
             "{} embeds credentials in its URL; serve it from indexUrl with \
              credentials.secretRef instead",
