@@ -171,6 +171,10 @@ class Admission:
         for key, sub in props.items():
             if key in out:
                 self._validate(out[key], sub, key, report)
+        if report["validationErrors"]:
+            report["rejected"] = (
+                f'{kind}.{group} "{meta.get("name")}" is invalid: ' + "; ".join(report["validationErrors"])
+            )
         return out, report
 
     def _prune(self, value, schema, path, report):
@@ -365,7 +369,8 @@ class FakeCluster:
             raise RuntimeError(f"recorder: unroutable request {method} {path}")
         prefix = "api/v1" if m.group("core") else f"apis/{m.group('group')}/{m.group('version')}"
         ns, plural, name = m.group("ns"), m.group("plural"), m.group("name")
-        content_type = (headers or {}).get("Content-Type")
+        # rest.RESTClientObject.request defaults the header the same way.
+        content_type = (headers or {}).get("Content-Type") or "application/json"
         entry = {"method": method, "path": path}
         if query:
             entry["query"] = {k: str(v) for k, v in sorted(query.items())}
@@ -464,7 +469,7 @@ def install_hash_logger():
             "result": result,
             "inputType": kind,
             "canonicalInput": canonical,
-            "mmh3Hash128": str(mmh3.hash128(canonical.encode() if isinstance(canonical, str) and kind != "dict" else canonical)),
+            "mmh3Hash128": str(mmh3.hash128(canonical)),
         })
         return result
 
@@ -647,7 +652,8 @@ class Recorder:
                     admitted, _ = self.admission.admit(d)
                     if admitted is not None:
                         seeds.append(to_body(admitted))
-            result = await self.record_app(raw, out_dir, seeds, os.path.relpath(path, self.examples))
+            source = "examples/" + os.path.relpath(path, self.examples)
+            result = await self.record_app(raw, out_dir, seeds, source)
             entry = {"objects": result}
             if result is None and set_name == "python-packages":
                 spec = raw.get("spec") or {}
@@ -657,7 +663,7 @@ class Recorder:
                     supplemented["spec"].update(copy.deepcopy(missing))
                     res2 = await self.record_app(
                         supplemented, os.path.join(out_dir, "supplemented"), [],
-                        os.path.relpath(path, self.examples), supplemented_with=missing,
+                        source, supplemented_with=missing,
                     )
                     entry["supplemented"] = res2
             self.summary["apps"][os.path.relpath(path, self.examples)] = entry
@@ -667,14 +673,15 @@ class Recorder:
         from kaspr.handlers import kasprapp as app_handlers
 
         admitted, report = self.admission.admit(raw)
-        input_doc = {"source": f"examples/{source}", "admission": report}
+        input_doc = {"source": source, "admission": report}
         if supplemented_with:
             input_doc["supplementedWith"] = supplemented_with
-        if admitted is None:
+        if "rejected" in report:
             # The API server would refuse the manifest; still record what
-            # upstream's handler does if handed the manifest's spec as-is.
-            input_doc["note"] = ("Rejected by the API server (see admission.rejected); the "
-                                 "objects below are what upstream's handler does if given this spec anyway.")
+            # upstream's handler does if handed the spec anyway.
+            input_doc["note"] = ("Rejected by the API server (see admission.rejected); what follows is "
+                                 "what upstream's handler does if given this object anyway.")
+        if admitted is None:
             admitted = copy.deepcopy(raw)
             admitted["apiVersion"] = "kaspr.io/v1alpha1"
             admitted.setdefault("metadata", {}).setdefault("namespace", DEFAULT_NAMESPACE)
@@ -766,13 +773,27 @@ class Recorder:
             e = {k: v for k, v in r.items() if k not in ("body", "kind")}
             if r["method"] == "POST":
                 e["file"] = object_file_name(r)
-            elif "body" in r:
-                e["body"] = r["body"]
+            elif r["method"] == "PATCH":
+                e["file"] = f"_patch-{r['kind']}-{r['path'].rsplit('/', 1)[1]}.json"
             log_entries.append(e)
         dump_json(os.path.join(out_dir, "_requests.json"), {"requests": log_entries, "events": events})
 
     def write_hashes(self, out_dir):
         dump_json(os.path.join(out_dir, "_hashes.json"), list(HASH_LOG))
+
+    # ---- edge cases -------------------------------------------------------
+    async def record_edge_cases(self):
+        root = os.path.join(self.out, "edge-cases")
+        if os.path.isdir(root):
+            shutil.rmtree(root)
+        summary = {}
+        for case in edge_cases():
+            out_dir = os.path.join(root, case["name"])
+            result = await self.record_app(
+                case["manifest"], out_dir, [], "recorder edge case: " + case["description"],
+            )
+            summary[case["name"]] = result
+        self.summary["edgeCases"] = summary
 
     # ---- components -------------------------------------------------------
     async def record_components(self):
@@ -833,7 +854,9 @@ class Recorder:
                             "resourceHash": cm["metadata"]["annotations"].get("kaspr.io/resource-hash"),
                         }
                 meta["requests"] = [
-                    {k: v for k, v in r.items() if k not in ("body", "kind")} for r in CLUSTER.requests
+                    dict({k: v for k, v in r.items() if k not in ("body", "kind")},
+                         **({"file": object_file_name(r)} if r["method"] == "POST" else {}))
+                    for r in CLUSTER.requests
                 ]
                 meta["hashes"] = list(HASH_LOG)
                 dump_json(os.path.join(out_dir, f"{kind}-{name}.meta.json"), meta)
@@ -851,6 +874,105 @@ class Recorder:
 
     def write_summary(self):
         dump_json(os.path.join(self.out, "_summary.json"), self.summary)
+
+
+def edge_cases():
+    """Synthetic KasprApps probing behaviour the examples do not reach."""
+
+    def app(spec_update=None, drop=(), annotations=None, name="edge"):
+        spec = {
+            "replicas": 2,
+            "bootstrapServers": "kafka:9092",
+            "authentication": {"type": "plain"},
+            "storage": {"type": "persistent-claim", "class": "standard", "size": "1Gi", "deleteClaim": True},
+        }
+        for key in drop:
+            spec.pop(key, None)
+        spec.update(copy.deepcopy(spec_update or {}))
+        meta = {"name": name, "namespace": "edge"}
+        if annotations:
+            meta["annotations"] = annotations
+        return {"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp", "metadata": meta, "spec": spec}
+
+    templates = {
+        "serviceAccount": {"metadata": {"labels": {"sa-label": "l"}, "annotations": {"sa-annotation": "a"}}},
+        "service": {"metadata": {"labels": {"svc-label": "l"}, "annotations": {"svc-annotation": "a"}}},
+        "pod": {
+            "metadata": {"labels": {"pod-label": "l"}, "annotations": {"pod-annotation": "a"}},
+            "imagePullSecrets": [{"name": "regcred"}],
+            "securityContext": {"runAsNonRoot": True, "fsGroup": 1000},
+            "terminationGracePeriodSeconds": 30,
+            "nodeSelector": {"disk": "ssd"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "kaspr", "effect": "NoSchedule"}],
+            "priorityClassName": "high",
+            "schedulerName": "custom-scheduler",
+            "enableServiceLinks": False,
+            "volumes": [
+                {"name": "sec", "secret": {"secretName": "my-secret", "items": [{"key": "k", "path": "p"}]}},
+                {"name": "cm", "configMap": {"name": "my-cm"}},
+                {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+            ],
+        },
+        "kasprContainer": {
+            "env": [
+                {"name": "PLAIN", "value": "1"},
+                {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "my-secret", "key": "k"}}},
+                {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "my-cm", "key": "k", "optional": True}}},
+                {"name": "FROM_FIELD", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            ],
+            "volumeMounts": [
+                {"name": "sec", "mountPath": "/etc/sec", "readOnly": True},
+                {"name": "scratch", "mountPath": "/scratch", "subPath": "x"},
+            ],
+        },
+    }
+    sasl = {"type": "scram-sha-512", "username": "u",
+            "passwordSecret": {"secretName": "kafka-secret", "passwordKey": "pw"}}
+    return [
+        {"name": "baseline", "description": "minimal valid app (plain auth without username)", "manifest": app()},
+        {"name": "storage-ephemeral", "description": "storage.type=ephemeral with class and size",
+         "manifest": app({"storage": {"type": "ephemeral", "class": "standard", "size": "1Gi"}})},
+        {"name": "storage-ephemeral-bare", "description": "storage.type=ephemeral only",
+         "manifest": app({"storage": {"type": "ephemeral"}})},
+        {"name": "storage-no-class", "description": "persistent-claim without class",
+         "manifest": app({"storage": {"type": "persistent-claim", "size": "1Gi"}})},
+        {"name": "storage-missing", "description": "no spec.storage", "manifest": app(drop=["storage"])},
+        {"name": "storage-delete-claim-unset", "description": "storage.deleteClaim absent",
+         "manifest": app({"storage": {"type": "persistent-claim", "class": "standard", "size": "1Gi"}})},
+        {"name": "replicas-missing", "description": "no spec.replicas", "manifest": app(drop=["replicas"])},
+        {"name": "replicas-zero", "description": "spec.replicas=0", "manifest": app({"replicas": 0})},
+        {"name": "auth-scram-sha-512-tls", "description": "scram-sha-512 with username/passwordSecret and tls: {}",
+         "manifest": app({"authentication": sasl, "tls": {}})},
+        {"name": "auth-plain-sasl", "description": "plain with username and passwordSecret, no tls",
+         "manifest": app({"authentication": dict(sasl, type="plain")})},
+        {"name": "auth-scram-no-credentials", "description": "scram-sha-256 without username/passwordSecret",
+         "manifest": app({"authentication": {"type": "scram-sha-256"}})},
+        {"name": "tls-only", "description": "plain auth without username, tls: {}",
+         "manifest": app({"tls": {}})},
+        {"name": "static-membership-disabled", "description": "annotation kaspr.io/disable-static-group-membership=true",
+         "manifest": app(annotations={"kaspr.io/disable-static-group-membership": "true"})},
+        {"name": "pause-reconciliation", "description": "annotation kaspr.io/pause-reconciliation=true",
+         "manifest": app(annotations={"kaspr.io/pause-reconciliation": "true"})},
+        {"name": "config-overrides", "description": "spec.config with schema and unknown keys",
+         "manifest": app({"config": {"webPort": 8080, "topicPartitions": 3, "tableDir": "/custom/tables",
+                                     "dataDir": "/custom/data", "some.unknown": "x"}})},
+        {"name": "config-snake-case-web-port", "description": "spec.config.web_port (snake case, as the update handler watches)",
+         "manifest": app({"config": {"web_port": 9090}})},
+        {"name": "version-explicit", "description": "spec.version=0.10.5", "manifest": app({"version": "0.10.5"})},
+        {"name": "version-unsupported", "description": "spec.version=9.9.9", "manifest": app({"version": "9.9.9"})},
+        {"name": "image-with-unsupported-version", "description": "spec.image set and spec.version=9.9.9",
+         "manifest": app({"image": "my-registry/kaspr:custom", "version": "9.9.9"})},
+        {"name": "templates", "description": "all spec.template sections",
+         "manifest": app({"template": templates})},
+        {"name": "template-emptydir-empty", "description": "template.pod.volumes with emptyDir: {}",
+         "manifest": app({"template": {"pod": {"volumes": [{"name": "scratch", "emptyDir": {}}]}}})},
+        {"name": "python-packages-gcs-defaults", "description": "gcs cache with only bucket and secretRef.name",
+         "manifest": app({"pythonPackages": {"packages": ["requests"],
+                                             "cache": {"type": "gcs", "gcs": {"bucket": "b", "secretRef": {"name": "gcs"}}}}})},
+        {"name": "python-packages-pvc-no-delete-claim", "description": "pvc cache with deleteClaim=false",
+         "manifest": app({"pythonPackages": {"packages": ["requests"],
+                                             "cache": {"enabled": True, "deleteClaim": False}}})},
+    ]
 
 
 BASE_SPEC = {
@@ -1002,9 +1124,16 @@ async def main_async(args):
     BaseAppComponent.sensor = sensor
 
     rec = Recorder(args.src, args.out)
+    # The fixtures directory is wholly generated: start from scratch so a
+    # re-run leaves exactly what this run produced.
+    if os.path.isdir(args.out) and os.listdir(args.out):
+        if not os.path.exists(os.path.join(args.out, "_summary.json")):
+            raise SystemExit(f"refusing to clear {args.out}: not a fixtures directory written by this recorder")
+        shutil.rmtree(args.out)
     os.makedirs(args.out, exist_ok=True)
     rec.copy_examples()
     await rec.record_apps()
+    await rec.record_edge_cases()
     await rec.record_components()
     await rec.record_versions()
     rec.write_summary()

@@ -755,8 +755,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def agent(self):
-        ua = self.headers.get("User-Agent") or "unknown"
-        return ua.split()[0].split("/")[0] or "unknown"
+        ua = (self.headers.get("User-Agent") or "").strip()  # kube-rs sends none
+        return (ua.split()[0].split("/")[0] if ua else "") or "no-user-agent"
 
     # --- dispatch ---
 
@@ -858,7 +858,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.upstream.release(conn, resp)
         doc = json.loads(data) if resp.status == 200 else {"kind": "APIGroupList", "groups": []}
         doc.setdefault("apiVersion", "v1")
-        doc["groups"] = [apps] + [g for g in doc.get("groups", []) if g.get("name") != "apps"]
+        groups = [apps] + [g for g in doc.get("groups", []) if g.get("name") != "apps"]
+        # apiextensions-apiserver alone (no aggregator) leaves the CRDs' groups out of /apis.
+        conn, resp, _ = self.upstream.open(
+            "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", None,
+            self.upstream.headers({"Accept": "application/json"}), False)
+        data = resp.read()
+        self.upstream.release(conn, resp)
+        crds = json.loads(data).get("items", []) if resp.status == 200 else []
+        known = {g["name"]: g for g in groups}
+        for crd in crds:
+            spec = crd.get("spec") or {}
+            versions = [v["name"] for v in spec.get("versions", []) if v.get("served")]
+            group = spec.get("group")
+            if not group or not versions:
+                continue
+            g = known.get(group)
+            if g is None:
+                g = known[group] = {"name": group, "versions": []}
+                groups.append(g)
+            for v in versions:
+                gv = {"groupVersion": f"{group}/{v}", "version": v}
+                if gv not in g["versions"]:
+                    g["versions"].append(gv)
+            g.setdefault("preferredVersion", g["versions"][0])
+        doc["groups"] = groups
         return self.send_json(200, doc)
 
     # --- forwarding ---
@@ -1021,7 +1045,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             new = self.combine(key, old, body, sub, replace=True)
         elif ctype == "application/apply-patch+yaml":
             operation = "Apply"
-            if not manager or manager == "unknown":
+            if not q.get("fieldManager"):
                 raise ApiError(400, "BadRequest", "PATCH with apply needs a fieldManager")
             if old is None and sub:
                 raise not_found(group, resource, name)

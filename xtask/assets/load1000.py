@@ -11,7 +11,8 @@ prints one JSON object:
 - requests the stand-in saw during the run, by `verb resource` and by resource (the load's own
   requests left out), and, with --metrics, the operator's reconcile counters;
 - signs of trouble: apps that showed Ready reason ReadFailed, status writes per app, status
-  writes after everything was reconciled (a reconcile loop).
+  writes after everything was reconciled, requests in the steady window (after a settle time
+  for the tail of reconciles): a loop shows there.
 
 An app counts as reconciled when its status.observedGeneration equals metadata.generation and
 its Ready condition (for that generation) has a reason other than ReadFailed; with --want ready,
@@ -319,7 +320,10 @@ def main():
     ap.add_argument("--want", choices=("reconciled", "ready"), default="reconciled")
     ap.add_argument("--concurrency", type=int, default=4, help="parallel creates")
     ap.add_argument("--idle-seconds", type=float, default=5)
-    ap.add_argument("--steady-seconds", type=float, default=15)
+    ap.add_argument("--settle-seconds", type=float, default=10,
+                    help="after all are reconciled, let the tail of reconciles pass")
+    ap.add_argument("--steady-seconds", type=float, default=15,
+                    help="then measure for this long: requests here mean reconciles repeat")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--delete", action="store_true", help="delete the apps at the end")
     args = ap.parse_args()
@@ -372,6 +376,10 @@ def main():
         tracker.quiet_from = t_done
     calls_done = calls(base)
     metrics_done = scrape(args.metrics)
+    time.sleep(args.settle_seconds)
+    t_settled = time.monotonic()
+    calls_settled = calls(base)
+    metrics_settled = scrape(args.metrics)
     time.sleep(args.steady_seconds)
     t_end = time.monotonic()
     calls_after = calls(base)
@@ -410,19 +418,23 @@ def main():
                                   "mean": round(sum(writes) / len(writes), 2) if writes else 0},
         "status_writes_after_all_reconciled": writes_after,
         "steady_seconds": args.steady_seconds,
+        "settle_seconds": args.settle_seconds,
         "requests": {"until_reconciled": diff_calls(calls_before, calls_done),
-                     "steady": diff_calls(calls_done, calls_after)},
+                     "settle": diff_calls(calls_done, calls_settled),
+                     "steady": diff_calls(calls_settled, calls_after)},
         "tracker_errors": tracker.errors[:5],
     }
     if args.metrics:
         result["operator_metrics"] = {
             "until_reconciled": sub_metrics(metrics_done, metrics_before),
-            "steady": sub_metrics(metrics_after, metrics_done)}
+            "settle": sub_metrics(metrics_settled, metrics_done),
+            "steady": sub_metrics(metrics_after, metrics_settled)}
     if sampler:
         result["rss"] = {
             "idle": rss_stats(sampler.window(t_idle, t0)),
             "during": rss_stats(sampler.window(t0, t_done)),
-            "steady": rss_stats(sampler.window(t_done + min(5, args.steady_seconds / 2), t_end)),
+            "settle": rss_stats(sampler.window(t_done, t_settled)),
+            "steady": rss_stats(sampler.window(t_settled, t_end)),
             "peak_mib": mib(max((s[1] for s in sampler.samples), default=None)),
             "hwm_mib": mib(sampler.samples[-1][2]) if sampler.samples else None,
             "error": sampler.error,

@@ -89,6 +89,20 @@ pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, 
 }
 
 async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error> {
+    if app.metadata.deletion_timestamp.is_some() {
+        // Children go by their owner references; only upstream's finalizer can hold the app.
+        release_upstream_finalizer(&ctx.client, app).await?;
+        return Ok(Action::await_change());
+    }
+    if names::paused(app) {
+        tracing::info!("reconciliation is paused by {}", names::PAUSE_ANNOTATION);
+        let status = status::with_paused(app, status::now());
+        if app.status.as_ref() != Some(&status) {
+            patch_status(&ctx.client, app, &status).await?;
+        }
+        // Removing the annotation is a change, and changes trigger a reconcile.
+        return Ok(Action::await_change());
+    }
     ctx.metrics.record_spec(app);
     let snapshot = match observe::observe(&ctx.client, &ctx.stores, app).await {
         Ok(snapshot) => snapshot,
@@ -252,6 +266,41 @@ async fn warn(ctx: &Context, app: &KasprApp, reason: &str, note: &str) {
     if let Err(e) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
         tracing::warn!(error = %e, "publishing an event failed");
     }
+}
+
+/// Removes upstream's kopf finalizer from an app being deleted, so the deletion completes. The
+/// merge patch carries the resourceVersion read, so a concurrent change of the finalizers
+/// (another controller adding or removing its own) makes it fail and retry instead of losing
+/// that change.
+pub async fn release_upstream_finalizer(client: &Client, app: &KasprApp) -> Result<(), Error> {
+    if !app
+        .finalizers()
+        .iter()
+        .any(|f| f == names::UPSTREAM_FINALIZER)
+    {
+        return Ok(());
+    }
+    let ns = app.namespace().ok_or(Error::NoNamespace)?;
+    let kept: Vec<&String> = app
+        .finalizers()
+        .iter()
+        .filter(|f| *f != names::UPSTREAM_FINALIZER)
+        .collect();
+    let patch =
+        json!({"metadata": {"finalizers": kept, "resourceVersion": app.resource_version()}});
+    Api::<KasprApp>::namespaced(client.clone(), &ns)
+        .patch(
+            &app.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(Error::PatchFinalizers)?;
+    tracing::info!(
+        "removed the upstream operator's finalizer {}",
+        names::UPSTREAM_FINALIZER
+    );
+    Ok(())
 }
 
 /// Retry with exponential backoff per app, capped.

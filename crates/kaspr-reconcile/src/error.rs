@@ -35,6 +35,9 @@ pub enum Error {
     },
     #[error("patching the KasprApp status: {0}")]
     PatchStatus(#[source] kube::Error),
+    /// Removing the upstream operator's finalizer from a deleted app.
+    #[error("removing the upstream operator's finalizer: {0}")]
+    PatchFinalizers(#[source] kube::Error),
     /// Rendering the install script (the template engine's message).
     #[error("rendering the install script: {0}")]
     Render(String),
@@ -52,6 +55,7 @@ impl Error {
             Error::Apply { .. } => "apply",
             Error::Delete { .. } => "delete",
             Error::PatchStatus(_) => "patch_status",
+            Error::PatchFinalizers(_) => "patch_finalizers",
             Error::Render(_) => "render",
             Error::NoNamespace => "no_namespace",
         }

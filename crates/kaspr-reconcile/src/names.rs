@@ -12,6 +12,11 @@ pub const INIT_CONTAINER: &str = "install-packages";
 pub(crate) const MAIN_CONTAINER: &str = "kaspr";
 /// Pod-template annotation holding the packages hash; a change rolls the StatefulSet.
 pub const HASH_ANNOTATION: &str = "kaspr.io/python-packages-hash";
+/// Annotation that pauses reconciling an app when `"true"` (any case), as upstream.
+pub const PAUSE_ANNOTATION: &str = "kaspr.io/pause-reconciliation";
+/// The finalizer upstream's framework (kopf) puts on every KasprApp it handled. Nothing removes
+/// it once upstream is gone, so a deleted app would never go; this operator removes it.
+pub const UPSTREAM_FINALIZER: &str = "kopf.zalando.org/KopfFinalizerMarker";
 /// Label carrying the app's name on every child object and pod.
 pub(crate) const APP_LABEL: &str = "kaspr.io/app";
 /// The one field manager of every server-side apply.
@@ -83,4 +88,11 @@ pub(crate) fn labels(app: &KasprApp) -> BTreeMap<String, String> {
 fn label_value(value: &str) -> String {
     let cut: String = value.chars().take(63).collect();
     cut.trim_end_matches(['.', '-', '_']).to_owned()
+}
+
+/// Whether `kaspr.io/pause-reconciliation` holds the app (`"true"` in any case, as upstream).
+pub fn paused(app: &KasprApp) -> bool {
+    app.annotations()
+        .get(PAUSE_ANNOTATION)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }

@@ -14,6 +14,9 @@ pub mod condition {
     pub const PROGRESSING: &str = "Progressing";
     /// The Python packages are installed (set only with `spec.pythonPackages`).
     pub const PYTHON_PACKAGES_READY: &str = "PythonPackagesReady";
+    /// `True` while the annotation `kaspr.io/pause-reconciliation: "true"` holds the app: the
+    /// operator changes none of its children until it is removed.
+    pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
 }
 
 /// The `status` of a KasprApp.

@@ -53,6 +53,27 @@ pub fn with_blocked_ready(app: &KasprApp, blocked: &Blocked, now: Time) -> Kaspr
     status
 }
 
+/// The app's last written status with the `ReconciliationPaused` condition set: a paused app's
+/// children are not observed, so every other field stays as it was last known.
+pub fn with_paused(app: &KasprApp, now: Time) -> KasprAppStatus {
+    let mut status = app.status.clone().unwrap_or_default();
+    let paused = make_condition(
+        condition::RECONCILIATION_PAUSED,
+        true,
+        "AnnotationSet",
+        "kaspr.io/pause-reconciliation is \"true\": the operator changes nothing of this app \
+         until the annotation is removed",
+        app.metadata.generation,
+        &status.conditions,
+        &now,
+    );
+    status
+        .conditions
+        .retain(|c| c.type_ != condition::RECONCILIATION_PAUSED);
+    status.conditions.push(paused);
+    status
+}
+
 /// The whole status, given the current time for condition transitions.
 pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
     let app = observed.app;
