@@ -38,15 +38,13 @@ import os
 import re
 import shutil
 import sys
-import traceback
-from urllib.parse import urlsplit, parse_qs
+from urllib.parse import urlsplit
 
 import yaml
 
 FIXED_UID = "00000000-0000-4000-8000-000000000000"
 FIXED_TIME = "1970-01-01T00:00:00+00:00"
 DEFAULT_NAMESPACE = "default"
-UPSTREAM_COMMIT = "93363af"
 
 # Operator settings read from the environment at import time by upstream's
 # kaspr/types/settings.py; cleared so the recording uses upstream's defaults.

@@ -1269,6 +1269,8 @@ def main():
         print(f"apistandin: signal {signum}, stopping", file=sys.stderr, flush=True)
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    import faulthandler
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: thread stacks to stderr
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:

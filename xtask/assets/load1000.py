@@ -344,7 +344,9 @@ def main():
     apps = []
     for i in range(args.count):
         ns = f"{args.prefix}-{i % args.namespaces}"
-        apps.append(app_doc(f"{args.prefix}-{i:04d}", ns, i % 2 == 1, run_id))
+        # every namespace gets both kinds, whatever the namespace count
+        apps.append(app_doc(f"{args.prefix}-{i:04d}", ns, (i // args.namespaces) % 2 == 1,
+                            run_id))
     keys = [f"{a['metadata']['namespace']}/{a['metadata']['name']}" for a in apps]
     failures = []
 

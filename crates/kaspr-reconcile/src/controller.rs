@@ -108,7 +108,7 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         Ok(snapshot) => snapshot,
         Err(error) => return Err(show_read_failure(ctx, app, error).await),
     };
-    let validated = match validate(app, snapshot.credentials.as_ref(), &ctx.settings) {
+    let validated = match validate(app, Some(&snapshot.secrets), &ctx.settings) {
         Ok(validated) => validated,
         Err(errors) => {
             let blocked = Blocked::InvalidSpec(errors.to_string());

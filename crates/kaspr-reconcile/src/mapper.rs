@@ -7,7 +7,8 @@ use kaspr_types::KasprApp;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-/// The apps in `namespace` whose `pythonPackages.credentials.secretRef.name` is `secret`.
+/// The apps in `namespace` that reference the Secret `secret` (any of
+/// `KasprAppSpec::secret_references`).
 pub fn apps_referencing_secret(
     apps: &[Arc<KasprApp>],
     secret: &str,
@@ -17,10 +18,9 @@ pub fn apps_referencing_secret(
         .filter(|app| app.namespace().as_deref() == namespace)
         .filter(|app| {
             app.spec
-                .python_packages
-                .as_ref()
-                .and_then(|p| p.credentials.as_ref())
-                .is_some_and(|c| c.secret_ref.name == secret)
+                .secret_references()
+                .iter()
+                .any(|r| r.name == secret)
         })
         .map(|app| ObjectRef::from_obj(app.as_ref()))
         .collect()

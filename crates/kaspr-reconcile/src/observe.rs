@@ -159,8 +159,9 @@ pub(crate) struct Snapshot {
     pub live_set: Option<Arc<PartialObjectMeta<ConfigMap>>>,
     /// Every pod of the app, by name.
     pub pods: Vec<Pod>,
-    /// The credentials Secret; None when the spec references none.
-    pub credentials: Option<SecretKeys>,
+    /// Every Secret the spec references (`KasprAppSpec::secret_references`), once each, as
+    /// read.
+    pub secrets: Vec<SecretKeys>,
 }
 
 impl Snapshot {
@@ -215,35 +216,29 @@ pub(crate) async fn observe(
             .config_maps
             .get(&ObjectRef::new(&live_name).within(&ns)),
         pods,
-        credentials: credentials(client, &ns, app).await?,
+        secrets: secrets(client, &ns, app).await?,
     })
 }
 
-/// The key names of the Secret the spec references, read by name only: listing Secrets would
+/// The key names of each Secret the spec references, read by name only: listing Secrets would
 /// need read access to every Secret's value. A blocked app is re-checked on a short requeue
 /// (see `controller::REQUEUE_BLOCKED`) and when the Secret's metadata watch sees it appear.
-async fn credentials(
-    client: &Client,
-    ns: &str,
-    app: &KasprApp,
-) -> Result<Option<SecretKeys>, Error> {
-    let Some(creds) = app
-        .spec
-        .python_packages
-        .as_ref()
-        .and_then(|p| p.credentials.as_ref())
-    else {
-        return Ok(None);
-    };
-    let name = &creds.secret_ref.name;
-    let secret = Api::<Secret>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await
-        .map_err(|source| Error::GetSecret {
-            name: name.clone(),
-            source,
-        })?;
-    Ok(Some(SecretKeys::of(name, secret.as_ref())))
+async fn secrets(client: &Client, ns: &str, app: &KasprApp) -> Result<Vec<SecretKeys>, Error> {
+    let mut read: Vec<SecretKeys> = Vec::new();
+    for reference in app.spec.secret_references() {
+        if read.iter().any(|s| s.name == reference.name) {
+            continue;
+        }
+        let secret = Api::<Secret>::namespaced(client.clone(), ns)
+            .get_opt(&reference.name)
+            .await
+            .map_err(|source| Error::GetSecret {
+                name: reference.name.clone(),
+                source,
+            })?;
+        read.push(SecretKeys::of(&reference.name, secret.as_ref()));
+    }
+    Ok(read)
 }
 
 #[cfg(test)]
@@ -297,7 +292,7 @@ mod tests {
             .expect("observed");
         let names: Vec<String> = snapshot.pods.iter().map(|p| p.name_any()).collect();
         assert_eq!(names, ["orders-app-0", "orders-app-1"]);
-        assert!(snapshot.statefulset.is_none() && snapshot.credentials.is_none());
+        assert!(snapshot.statefulset.is_none() && snapshot.secrets.is_empty());
     }
 
     #[tokio::test]

@@ -86,7 +86,7 @@ impl<'a> ValidatedPackages<'a> {
 /// problem can be known. `settings` are the operator's (the image registry).
 pub fn validate<'a>(
     app: &'a KasprApp,
-    credentials: Option<&SecretKeys>,
+    secrets: Option<&[SecretKeys]>,
     settings: &Settings,
 ) -> Result<ValidatedApp<'a>, ValidationErrors> {
     app.spec.check()?;
@@ -106,9 +106,7 @@ pub fn validate<'a>(
             app.spec.version.as_deref(),
             settings.image_registry.as_deref(),
         ),
-        secret_problem: packages
-            .as_ref()
-            .and_then(|p| secret_problem(p.spec, credentials?)),
+        secret_problem: secrets.and_then(|seen| secret_problem(app, seen)),
         packages,
         warnings: app.spec.warnings(),
     })
@@ -123,24 +121,26 @@ fn packages_error(error: kaspr_hash::HashError) -> ValidationErrors {
     }])
 }
 
-/// The first problem with the referenced Secret, if any.
-fn secret_problem(spec: &PythonPackagesSpec, seen: &SecretKeys) -> Option<Blocked> {
-    let r = &spec.credentials.as_ref()?.secret_ref;
-    if seen.name != r.name {
-        return None;
-    }
-    let Some(keys) = &seen.keys else {
-        return Some(Blocked::SecretMissing {
-            secret: r.name.clone(),
-        });
-    };
-    [&r.username_key, &r.password_key]
-        .into_iter()
-        .find(|k| !keys.contains(*k))
-        .map(|k| Blocked::SecretKeyMissing {
-            secret: r.name.clone(),
-            key: k.clone(),
-        })
+/// The first problem with a referenced Secret, if any. A Secret that was not read (not in
+/// `seen`) is no known problem.
+fn secret_problem(app: &KasprApp, seen: &[SecretKeys]) -> Option<Blocked> {
+    app.spec.secret_references().into_iter().find_map(|r| {
+        let read = seen.iter().find(|s| s.name == r.name)?;
+        let Some(keys) = &read.keys else {
+            return Some(Blocked::SecretMissing {
+                secret: r.name.clone(),
+                field: r.field,
+            });
+        };
+        r.keys
+            .iter()
+            .find(|k| !keys.contains(*k))
+            .map(|k| Blocked::SecretKeyMissing {
+                secret: r.name.clone(),
+                key: k.clone(),
+                field: r.field,
+            })
+    })
 }
 
 #[cfg(test)]
@@ -168,7 +168,7 @@ mod tests {
         let a = app(WITH_SECRET);
         let v = validate(
             &a,
-            Some(&keys(&["username", "token"])),
+            Some(&[keys(&["username", "token"])]),
             &Settings::default(),
         )
         .expect("valid");
@@ -194,24 +194,26 @@ mod tests {
             keys: None,
         };
         assert_eq!(
-            validate(&a, Some(&missing), &Settings::default())
+            validate(&a, Some(&[missing]), &Settings::default())
                 .expect("valid")
                 .secret_problem(),
             Some(&Blocked::SecretMissing {
-                secret: "pypi".into()
+                secret: "pypi".into(),
+                field: "spec.pythonPackages.credentials.secretRef",
             })
         );
         assert_eq!(
             validate(
                 &a,
-                Some(&keys(&["username", "password"])),
+                Some(&[keys(&["username", "password"])]),
                 &Settings::default()
             )
             .expect("valid")
             .secret_problem(),
             Some(&Blocked::SecretKeyMissing {
                 secret: "pypi".into(),
-                key: "token".into()
+                key: "token".into(),
+                field: "spec.pythonPackages.credentials.secretRef",
             })
         );
         // Not read (render, offline): nothing can be known.

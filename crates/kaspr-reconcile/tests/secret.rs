@@ -133,3 +133,38 @@ async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
         "unblocked: back to the install-pending requeue"
     );
 }
+
+#[tokio::test]
+async fn a_missing_kafka_password_secret_holds_the_rollout_and_names_its_field() {
+    let app = kaspr_test_support::app::AppBuilder::new("orders")
+        .python_packages(support::PLAIN)
+        .spec(|s| {
+            s.authentication = Some(kaspr_types::KafkaAuthentication {
+                kind: kaspr_types::KafkaAuthenticationType::ScramSha512,
+                username: Some("orders".into()),
+                password_secret: Some(kaspr_types::PasswordSecret {
+                    secret_name: "kafka-orders".into(),
+                    password_key: "password".into(),
+                }),
+            });
+        })
+        .build();
+    let (task, mut api) = started(&app);
+    api.not_found("/api/v1/namespaces/default/secrets/kafka-orders")
+        .await;
+    let held = api.held(&app).await;
+    assert_eq!(held.event["reason"], "SecretNotFound");
+    let ready = condition(&held.status, "Ready");
+    assert_eq!(ready["reason"], "SecretNotFound");
+    let message = ready["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("kafka-orders") && message.contains("spec.authentication.passwordSecret"),
+        "{message}"
+    );
+    assert_ne!(
+        condition(&held.status, "PythonPackagesReady")["reason"],
+        "SecretNotFound",
+        "the packages are not what is blocked"
+    );
+    assert_requeued_soon(task).await;
+}

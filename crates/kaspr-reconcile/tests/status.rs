@@ -114,6 +114,7 @@ fn missing_secret_names_secret_and_key_never_data() {
     let blocked = Blocked::SecretKeyMissing {
         secret: "pypi-creds".into(),
         key: "password".into(),
+        field: "spec.pythonPackages.credentials.secretRef",
     };
     let s = status_of(&a, &[], None, Some(blocked));
     let c = cond(&s, condition::PYTHON_PACKAGES_READY);

@@ -101,6 +101,63 @@ pub struct KasprAppSpec {
     pub unknown_fields: BTreeMap<String, Value>,
 }
 
+/// A Secret the app's pods read, and the keys they need in it: the operator checks each before a
+/// rollout, so a missing one holds the rollout instead of breaking new pods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretReference {
+    /// The spec field that names the Secret, e.g. `spec.authentication.passwordSecret`.
+    pub field: &'static str,
+    /// The Secret's name, in the app's namespace.
+    pub name: String,
+    /// The keys the pods read from it.
+    pub keys: Vec<String>,
+}
+
+impl KasprAppSpec {
+    /// Every Secret the app's pods read (Kafka password, index credentials, GCS key), in that
+    /// order.
+    pub fn secret_references(&self) -> Vec<SecretReference> {
+        let mut refs = Vec::new();
+        if let Some(p) = self
+            .authentication
+            .as_ref()
+            .and_then(|a| a.password_secret.as_ref())
+        {
+            refs.push(SecretReference {
+                field: "spec.authentication.passwordSecret",
+                name: p.secret_name.clone(),
+                keys: vec![p.password_key.clone()],
+            });
+        }
+        let Some(pp) = &self.python_packages else {
+            return refs;
+        };
+        if let Some(c) = &pp.credentials {
+            refs.push(SecretReference {
+                field: "spec.pythonPackages.credentials.secretRef",
+                name: c.secret_ref.name.clone(),
+                keys: vec![
+                    c.secret_ref.username_key.clone(),
+                    c.secret_ref.password_key.clone(),
+                ],
+            });
+        }
+        if let Some(gcs) = pp
+            .cache
+            .gcs
+            .as_ref()
+            .filter(|_| pp.cache.type_ == crate::CacheType::Gcs)
+        {
+            refs.push(SecretReference {
+                field: "spec.pythonPackages.cache.gcs.secretRef",
+                name: gcs.secret_ref.name.clone(),
+                keys: vec![gcs.secret_ref.key.clone()],
+            });
+        }
+        refs
+    }
+}
+
 /// SASL authentication to Kafka.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -68,6 +68,14 @@ impl KasprAppSpec {
     /// Things that are allowed but probably not what the user meant.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if let (Some(_), Some(version)) = (&self.image, &self.version)
+            && !crate::versions::find(version).is_some_and(|v| v.supported)
+        {
+            warnings.push(format!(
+                "spec.version {version:?} is not a supported Kaspr version; it is ignored because \
+                 spec.image is set"
+            ));
+        }
         if let Some(pp) = &self.python_packages {
             if self.image.is_some() {
                 warnings.push(
@@ -132,10 +140,15 @@ fn gcs_error(spec: &KasprAppSpec) -> Option<FieldError> {
     })
 }
 
-/// `spec.version` must be one the operator supports (as upstream, which refuses the app
-/// permanently). The message lists what is supported, so the fix is in the error.
+/// Without `spec.image`, `spec.version` must be one the operator supports (as upstream, which
+/// refuses the app permanently; with an image it ignores the version, and so does this). The
+/// message lists what is supported, so the fix is in the error.
 fn version_error(spec: &KasprAppSpec) -> Option<FieldError> {
-    let version = spec.version.as_deref()?;
+    let image_set = spec.image.as_deref().is_some_and(|i| !i.is_empty());
+    let version = spec
+        .version
+        .as_deref()
+        .filter(|v| !v.is_empty() && !image_set)?;
     if crate::versions::find(version).is_some_and(|v| v.supported) {
         return None;
     }

@@ -152,13 +152,17 @@ pub fn supported() -> Vec<&'static str> {
 
 /// The image an app runs: `spec.image` if set, else the image of `spec.version` (or of the
 /// default version), with `registry` (the operator's `KASPR_IMAGE_REGISTRY`) put in front as
-/// upstream does. An unknown version (refused by validation) falls back to the default row.
+/// upstream does. An unknown version (refused by validation) falls back to the default row; an
+/// empty `image` or `version` counts as unset, as upstream.
 pub fn image(
     spec_image: Option<&str>,
     spec_version: Option<&str>,
     registry: Option<&str>,
 ) -> String {
-    let image = match (spec_image, spec_version) {
+    let image = match (
+        spec_image.filter(|i| !i.is_empty()),
+        spec_version.filter(|v| !v.is_empty()),
+    ) {
         (Some(image), _) => image,
         (None, Some(version)) => find(version).unwrap_or_else(|| default_version()).image,
         (None, None) => default_version().image,

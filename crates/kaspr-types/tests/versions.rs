@@ -112,4 +112,50 @@ fn an_unsupported_or_unknown_version_is_refused_with_the_supported_list() {
         assert!(spec.check().is_ok(), "{version} is supported");
     }
     assert!(!versions::supported().contains(&"0.1.1"));
+    // With an image, upstream never looks at the version: accepted, with a warning.
+    let spec: KasprAppSpec =
+        from_yaml("bootstrapServers: k:9092\nversion: \"0.1.1\"\nimage: acme/app:1\n");
+    assert!(spec.check().is_ok());
+    assert!(spec.warnings().iter().any(|w| w.contains("ignored")));
+}
+
+/// Upstream's own resolution, recorded case by case (`version_resolution.json`): the image, or
+/// the refusal, for each `spec` and registry.
+#[test]
+fn every_recorded_image_case_resolves_as_upstream() {
+    let cases = upstream::json("version_resolution.json")["imageCases"].clone();
+    let cases = cases.as_array().expect("imageCases");
+    assert!(cases.len() > 20, "the recording has its cases");
+    for case in cases {
+        let input = &case["input"];
+        let spec = &input["spec"];
+        let image = spec["image"].as_str();
+        let version = spec["version"].as_str();
+        let registry = input["kasprImageRegistry"].as_str();
+        let mut yaml = String::from("bootstrapServers: k:9092\n");
+        if let Some(i) = image {
+            yaml.push_str(&format!("image: {i:?}\n"));
+        }
+        if let Some(v) = version {
+            yaml.push_str(&format!("version: {v:?}\n"));
+        }
+        let parsed: KasprAppSpec = from_yaml(&yaml);
+        match case["output"]["image"].as_str() {
+            Some(expected) => {
+                assert!(parsed.check().is_ok(), "{case}: accepted upstream");
+                assert_eq!(
+                    versions::image(image, version, registry),
+                    expected,
+                    "{case}"
+                );
+            }
+            None => {
+                let errors = parsed.check().expect_err("refused upstream");
+                assert!(
+                    errors.0.iter().any(|e| e.path == "spec.version"),
+                    "{case}: {errors}"
+                );
+            }
+        }
+    }
 }

@@ -56,6 +56,7 @@ async fn operator_status_patches_are_accepted() {
             "installing.json",
             Some(Blocked::SecretMissing {
                 secret: "pypi".into(),
+                field: "spec.pythonPackages.credentials.secretRef",
             }),
             PackagesState::Pending,
         ),

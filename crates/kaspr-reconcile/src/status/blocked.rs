@@ -6,10 +6,14 @@
 pub enum Blocked {
     /// The spec failed validation; the message lists every field error.
     InvalidSpec(String),
-    /// The credentials Secret does not exist.
-    SecretMissing { secret: String },
+    /// A referenced Secret does not exist; `field` names the reference.
+    SecretMissing { secret: String, field: &'static str },
     /// The Secret exists but lacks a key.
-    SecretKeyMissing { secret: String, key: String },
+    SecretKeyMissing {
+        secret: String,
+        key: String,
+        field: &'static str,
+    },
     /// The API server refused a server-side apply of a child; `message` is the API's own.
     ApplyFailed {
         kind: String,
@@ -42,10 +46,15 @@ impl Blocked {
     /// Whether the block is about the packages (spec or Secret). A refused apply or delete is
     /// not: the packages status still reads what the pods report.
     pub(crate) fn concerns_packages(&self) -> bool {
-        !matches!(
-            self,
-            Blocked::ApplyFailed { .. } | Blocked::DeleteFailed { .. } | Blocked::ReadFailed { .. }
-        )
+        match self {
+            Blocked::InvalidSpec(_) => true,
+            Blocked::SecretMissing { field, .. } | Blocked::SecretKeyMissing { field, .. } => {
+                field.starts_with("spec.pythonPackages")
+            }
+            Blocked::ApplyFailed { .. }
+            | Blocked::DeleteFailed { .. }
+            | Blocked::ReadFailed { .. } => false,
+        }
     }
 
     pub fn message(&self) -> String {
@@ -53,13 +62,13 @@ impl Blocked {
             Blocked::InvalidSpec(errors) => {
                 format!("The spec is invalid; fix it to continue: {errors}")
             }
-            Blocked::SecretMissing { secret } => format!(
-                "Secret {secret:?} referenced by spec.pythonPackages.credentials.secretRef does not exist; \
-                 create it in the app's namespace (the rollout resumes when it appears)"
+            Blocked::SecretMissing { secret, field } => format!(
+                "Secret {secret:?} referenced by {field} does not exist; create it in the app's \
+                 namespace (the rollout resumes when it appears)"
             ),
-            Blocked::SecretKeyMissing { secret, key } => format!(
-                "Secret {secret:?} has no key {key:?} (spec.pythonPackages.credentials.secretRef); \
-                 add the key or point usernameKey/passwordKey at an existing one"
+            Blocked::SecretKeyMissing { secret, key, field } => format!(
+                "Secret {secret:?} has no key {key:?} ({field}); add the key to the Secret or \
+                 name an existing key in {field}"
             ),
             Blocked::ApplyFailed {
                 kind,
