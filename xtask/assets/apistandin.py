@@ -706,6 +706,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     upstream: Upstream = None
     bookmark_interval = 15.0
     verbose = False
+    write_delay = 0.0
 
     def log_message(self, fmt, *args):
         if self.verbose:
@@ -776,6 +777,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             route, verb, group, resource, sub, namespaced = classify(self.command, path, query)
             self.calls.add(self.agent(), self.command, route, verb, group, resource, sub,
                            namespaced)
+            if self.write_delay and self.command not in ("GET", "HEAD"):
+                time.sleep(self.write_delay)
             local = self.local_target(path)
             if local is not None:
                 return self.serve_local(local, query)
@@ -1244,6 +1247,9 @@ def main():
     ap.add_argument("--sim-delay", type=float, default=0.5,
                     help="seconds from a StatefulSet change to its pods and status")
     ap.add_argument("--bookmark-interval", type=float, default=15.0)
+    ap.add_argument("--write-delay", type=float, default=0.0,
+                    help="seconds to hold every write (POST/PUT/PATCH/DELETE) before serving it: "
+                         "a slow API server")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = ap.parse_args()
 
@@ -1253,6 +1259,7 @@ def main():
     Handler.upstream = Upstream(args.crd_kubeconfig)
     Handler.bookmark_interval = args.bookmark_interval
     Handler.verbose = args.verbose
+    Handler.write_delay = args.write_delay
     if args.simulate:
         Simulator(store, args.sim_delay)
     server = Server((args.host, args.port), Handler)

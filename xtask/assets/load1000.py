@@ -124,6 +124,14 @@ def rss_stats(samples):
             "hwm_mib": mib(samples[-1][2])}
 
 
+def without_times(status):
+    """The status without the conditions' lastTransitionTime."""
+    s = dict(status or {})
+    s["conditions"] = [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+                       for c in s.get("conditions", [])]
+    return s
+
+
 class Tracker(threading.Thread):
     """Watches the run's KasprApps and notes when each is reconciled."""
 
@@ -137,6 +145,7 @@ class Tracker(threading.Thread):
         self.read_failed = {}   # key -> message
         self.ready_reasons = {}  # key -> (status, reason) of Ready now
         self.writes_after = 0   # status changes after `quiet_from`
+        self.time_only_writes = 0  # status changes in condition times only
         self.quiet_from = None
         self.errors = []
         self.stop_event = threading.Event()
@@ -159,8 +168,11 @@ class Tracker(threading.Thread):
         status = app.get("status")
         now = time.monotonic()
         with self.lock:
-            if status is not None and status != self.last_status.get(key):
+            previous = self.last_status.get(key)
+            if status is not None and status != previous:
                 self.status_writes[key] = self.status_writes.get(key, 0) + 1
+                if previous is not None and without_times(status) == without_times(previous):
+                    self.time_only_writes += 1
                 if self.quiet_from is not None and now >= self.quiet_from:
                     self.writes_after += 1
             self.last_status[key] = status
@@ -400,6 +412,7 @@ def main():
             label = f"{r[0]}/{r[1]}" if r else "none"
             reasons[label] = reasons.get(label, 0) + 1
         writes_after = tracker.writes_after
+        time_only = tracker.time_only_writes
     elapsed = t_done - t0
     result = {
         "apps": args.count, "namespaces": args.namespaces,
@@ -418,6 +431,7 @@ def main():
         "status_writes_per_app": {"min": min(writes) if writes else 0,
                                   "max": max(writes) if writes else 0,
                                   "mean": round(sum(writes) / len(writes), 2) if writes else 0},
+        "status_writes_changing_only_condition_times": time_only,
         "status_writes_after_all_reconciled": writes_after,
         "steady_seconds": args.steady_seconds,
         "settle_seconds": args.settle_seconds,

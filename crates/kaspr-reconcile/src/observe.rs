@@ -168,6 +168,7 @@ impl Snapshot {
     /// What `build` needs of it.
     pub(crate) fn existing(&self) -> Existing<'_> {
         Existing {
+            statefulset: self.statefulset.as_deref(),
             packages_pvc: self.packages_pvc.as_deref(),
             live_set: self.live_set.as_deref().map(|m| &m.metadata),
             pods: &self.pods,

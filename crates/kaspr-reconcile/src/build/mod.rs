@@ -11,6 +11,7 @@ mod packages;
 mod pvc;
 mod services;
 mod statefulset;
+mod storage;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service, ServiceAccount};
@@ -48,6 +49,9 @@ pub struct Desired {
 /// a cluster without any of it (as `render` sees it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Existing<'a> {
+    /// The app's StatefulSet: its claim templates cannot change, so compatible ones are kept
+    /// as they are (also those the upstream operator wrote).
+    pub statefulset: Option<&'a StatefulSet>,
     /// The packages PVC, whose size is never shrunk (and which goes when the cache does).
     pub packages_pvc: Option<&'a PersistentVolumeClaim>,
     /// The live-set ConfigMap's metadata (it goes when pythonPackages does).
@@ -70,6 +74,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
     let config_map = config::config_map(app);
     let statefulset = statefulset::statefulset(
         app,
+        existing.statefulset,
         validated.image(),
         &config_map,
         packages

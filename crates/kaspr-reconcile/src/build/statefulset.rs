@@ -8,16 +8,13 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    ConfigMap, Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kaspr_script::InstallScript;
-use kaspr_types::{KasprApp, PodTemplate, PythonPackagesSpec, StorageType};
+use kaspr_types::{KasprApp, PodTemplate, PythonPackagesSpec};
 
-use super::{config, metadata, packages};
+use super::{config, metadata, packages, storage};
 use crate::names::{self, HASH_ANNOTATION, MAIN_CONTAINER};
 
 /// What pythonPackages contributes.
@@ -29,13 +26,14 @@ pub struct Packages<'a> {
 
 pub fn statefulset(
     app: &KasprApp,
+    existing: Option<&StatefulSet>,
     image: &str,
     cm: &ConfigMap,
     pkgs: Option<Packages<'_>>,
 ) -> StatefulSet {
     let template = app.spec.template.as_ref();
     let pod = template.and_then(|t| t.pod.as_ref());
-    let (storage_volume, claim_template) = table_storage(app);
+    let (storage_volume, claim_template) = storage::table_storage(app, existing);
 
     let mut volumes: Vec<Volume> = storage_volume.into_iter().collect();
     volumes.extend(pod.map(|p| p.volumes.clone()).unwrap_or_default());
@@ -185,42 +183,6 @@ fn main_env(app: &KasprApp, cm: &ConfigMap, pkgs: Option<&Packages<'_>>) -> Vec<
 }
 
 /// Table storage: a claim template for `persistent-claim`, an emptyDir otherwise.
-fn table_storage(app: &KasprApp) -> (Option<Volume>, Option<PersistentVolumeClaim>) {
-    let name = names::table_volume(app);
-    match &app.spec.storage {
-        Some(s) if s.kind == StorageType::PersistentClaim => {
-            let claim = PersistentVolumeClaim {
-                metadata: ObjectMeta {
-                    name: Some(name),
-                    ..Default::default()
-                },
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-                    storage_class_name: s.class.clone(),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([(
-                            "storage".to_owned(),
-                            Quantity(s.size.clone().unwrap_or_else(|| "1Gi".to_owned())),
-                        )])),
-                        limits: None,
-                    }),
-                    ..Default::default()
-                }),
-                status: None,
-            };
-            (None, Some(claim))
-        }
-        _ => (
-            Some(Volume {
-                name,
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Default::default()
-            }),
-            None,
-        ),
-    }
-}
-
 fn retention(app: &KasprApp) -> StatefulSetPersistentVolumeClaimRetentionPolicy {
     let delete = app
         .spec

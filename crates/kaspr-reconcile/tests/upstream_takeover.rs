@@ -1,0 +1,162 @@
+//! Taking over StatefulSets the upstream operator created, against objects recorded by running
+//! its own code (`tests/upstream`): the fields a StatefulSet cannot change must come out exactly
+//! as upstream stored them, or the API server refuses every apply of a taken-over app.
+
+mod support;
+
+use std::path::Path;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kaspr_reconcile::Settings;
+use kaspr_reconcile::build::Existing;
+use kaspr_test_support::upstream;
+use kaspr_types::KasprApp;
+use serde_json::{Value, json};
+
+/// Apps upstream accepts and this operator refuses on purpose, with the field that says why.
+const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[
+    // A one-letter bucket name: Cloud Storage refuses it, so the install would only fail later.
+    (
+        "python-packages-gcs-defaults",
+        "spec.pythonPackages.cache.gcs.bucket",
+    ),
+];
+
+/// Our StatefulSet for the app upstream was given in `dir`, with `existing` in the cluster.
+fn ours(dir: &Path, existing: Option<&StatefulSet>) -> Option<Value> {
+    let app: KasprApp = serde_json::from_value(upstream::input_app(dir))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let validated = match kaspr_reconcile::validate(&app, None, &Settings::default()) {
+        Ok(v) => v,
+        Err(errors) => {
+            let (_, field) = REFUSED_ON_PURPOSE
+                .iter()
+                .find(|(case, _)| *case == name)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: upstream accepts it, we refuse it: {errors}",
+                        dir.display()
+                    )
+                });
+            assert!(errors.0.iter().any(|e| e.path == *field), "{errors}");
+            return None;
+        }
+    };
+    let existing = Existing {
+        statefulset: existing,
+        ..support::build::NONE
+    };
+    let desired = kaspr_reconcile::build::build(&validated, &existing).expect("builds");
+    Some(serde_json::to_value(&desired.statefulset).expect("json"))
+}
+
+/// `value` without the `apiVersion`/`kind` of embedded claim templates. k8s-openapi always
+/// writes them; the API server converts a StatefulSet to its internal types before comparing
+/// the immutable fields, and that conversion drops an embedded object's type fields, so they
+/// are no change (upstream's Python client leaves them out).
+fn without_type_meta(value: &Value) -> Value {
+    let mut value = value.clone();
+    if let Some(templates) = value.as_array_mut() {
+        for t in templates.iter_mut().filter_map(Value::as_object_mut) {
+            t.remove("apiVersion");
+            t.remove("kind");
+        }
+    }
+    value
+}
+
+const IMMUTABLE: [&str; 4] = [
+    "selector",
+    "serviceName",
+    "podManagementPolicy",
+    "volumeClaimTemplates",
+];
+
+#[test]
+fn every_upstream_statefulset_is_taken_over_without_changing_an_immutable_field() {
+    let dirs = upstream::app_dirs();
+    assert!(
+        dirs.len() >= 25,
+        "the recording has its apps: {}",
+        dirs.len()
+    );
+    let mut compared = 0;
+    for dir in dirs {
+        let theirs = upstream::object(&dir, "StatefulSet");
+        let stored: StatefulSet = serde_json::from_value(theirs.clone()).expect("a StatefulSet");
+        let Some(ours) = ours(&dir, Some(&stored)) else {
+            continue;
+        };
+        for field in IMMUTABLE {
+            assert_eq!(
+                without_type_meta(&ours["spec"][field]),
+                theirs["spec"][field],
+                "{}: spec.{field}",
+                dir.display()
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared >= 25, "{compared} apps compared");
+}
+
+#[test]
+fn a_new_app_gets_upstreams_immutable_fields_but_its_own_claim_metadata() {
+    for dir in upstream::app_dirs() {
+        let theirs = upstream::object(&dir, "StatefulSet");
+        let Some(ours) = ours(&dir, None) else {
+            continue;
+        };
+        for field in ["selector", "serviceName", "podManagementPolicy"] {
+            assert_eq!(
+                ours["spec"][field],
+                theirs["spec"][field],
+                "{}: {field}",
+                dir.display()
+            );
+        }
+        let claim = &ours["spec"]["volumeClaimTemplates"][0];
+        if claim.is_null() {
+            // ephemeral storage: an emptyDir (upstream made a claim it never needed)
+            continue;
+        }
+        let upstream_claim = &theirs["spec"]["volumeClaimTemplates"][0];
+        assert_eq!(claim["spec"], upstream_claim["spec"], "{}", dir.display());
+        assert_eq!(
+            claim["metadata"]["name"],
+            upstream_claim["metadata"]["name"]
+        );
+    }
+}
+
+#[test]
+fn a_changed_claim_is_not_kept_and_an_ephemeral_app_keeps_upstreams_claim() {
+    let dir = upstream::fixtures_dir().join("edge-cases/baseline");
+    let mut stored: StatefulSet =
+        serde_json::from_value(upstream::object(&dir, "StatefulSet")).expect("sts");
+    // The stored template asks for 5Gi; the spec asks for 1Gi: ours is the spec's.
+    let mut changed = serde_json::to_value(&stored).expect("json");
+    changed["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] =
+        json!("5Gi");
+    stored = serde_json::from_value(changed).expect("sts");
+    let built = ours(&dir, Some(&stored)).expect("valid");
+    assert_eq!(
+        built["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "1Gi"
+    );
+    assert!(built["spec"]["volumeClaimTemplates"][0]["metadata"]["annotations"].is_null());
+
+    let dir = upstream::fixtures_dir().join("edge-cases/storage-ephemeral");
+    let theirs = upstream::object(&dir, "StatefulSet");
+    let stored: StatefulSet = serde_json::from_value(theirs.clone()).expect("sts");
+    let built = ours(&dir, Some(&stored)).expect("valid");
+    let volumes = built["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        volumes.iter().all(|v| v["name"] != "edge-app-pv"),
+        "the taken-over pods keep mounting their claim, not an emptyDir: {volumes:?}"
+    );
+}
