@@ -707,6 +707,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     bookmark_interval = 15.0
     verbose = False
     write_delay = 0.0
+    watch_delay = 0.0
 
     def log_message(self, fmt, *args):
         if self.verbose:
@@ -914,10 +915,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 self.wfile.flush()
-                while True:
-                    data = resp.read1(65536)
-                    if not data:
-                        break
+                for data in self.upstream_chunks(resp, streaming):
                     self.write_chunk(data)
                 self.end_chunked()
                 conn.close() if streaming else self.upstream.release(conn, resp)
@@ -931,6 +929,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except BaseException:
             conn.close()
             raise
+
+    def upstream_chunks(self, resp, streaming):
+        """The response's data as it arrives; a watch's held back by --watch-delay."""
+        if not (streaming and self.watch_delay):
+            while True:
+                data = resp.read1(65536)
+                if not data:
+                    return
+                yield data
+        pending = queue.Queue()
+
+        def read():
+            try:
+                while True:
+                    data = resp.read1(65536)
+                    pending.put((time.monotonic() + self.watch_delay, data))
+                    if not data:
+                        return
+            except OSError:
+                pending.put((0, b""))
+
+        threading.Thread(target=read, daemon=True).start()
+        while True:
+            due, data = pending.get()
+            time.sleep(max(0.0, due - time.monotonic()))
+            if not data:
+                return
+            yield data
 
     # --- local kinds ---
 
@@ -1250,6 +1276,9 @@ def main():
     ap.add_argument("--write-delay", type=float, default=0.0,
                     help="seconds to hold every write (POST/PUT/PATCH/DELETE) before serving it: "
                          "a slow API server")
+    ap.add_argument("--watch-delay", type=float, default=0.0,
+                    help="seconds by which forwarded watch events (KasprApps, ...) reach the "
+                         "client late: a watch lagging behind the writes")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = ap.parse_args()
 
@@ -1260,6 +1289,7 @@ def main():
     Handler.bookmark_interval = args.bookmark_interval
     Handler.verbose = args.verbose
     Handler.write_delay = args.write_delay
+    Handler.watch_delay = args.watch_delay
     if args.simulate:
         Simulator(store, args.sim_delay)
     server = Server((args.host, args.port), Handler)

@@ -2,9 +2,11 @@
 //! then the deletion of the orphans — children the spec no longer asks for.
 
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
+};
 
-use crate::build::{Child, Desired, Orphan};
+use crate::build::{Child, Desired, Orphan, StorageChange};
 use crate::error::Error;
 use crate::names::FIELD_MANAGER;
 
@@ -18,14 +20,42 @@ pub(crate) async fn apply_all(
     rollout: bool,
 ) -> Result<(), Error> {
     let (children, orphans) = desired.parts();
-    for child in children.iter().filter(|c| rollout || !c.rollout) {
+    for child in children.iter().filter(|c| !c.rollout) {
         apply(client, ns, child).await?;
     }
-    if rollout {
-        for orphan in orphans {
-            delete(client, ns, orphan).await?;
+    if !rollout {
+        return Ok(());
+    }
+    match &desired.storage_change {
+        Some(change) => replace_statefulset(client, ns, change).await?,
+        None => {
+            for child in children.iter().filter(|c| c.rollout) {
+                apply(client, ns, child).await?;
+            }
         }
     }
+    for orphan in orphans {
+        delete(client, ns, orphan, PropagationPolicy::Background).await?;
+    }
+    Ok(())
+}
+
+/// A changed claim template: grow the claims, then delete the StatefulSet and leave its pods
+/// running; the next reconcile (the deletion is a watch event) creates the new one.
+async fn replace_statefulset(
+    client: &Client,
+    ns: &str,
+    change: &StorageChange,
+) -> Result<(), Error> {
+    for claim in &change.resizes {
+        apply(client, ns, &Child::of(claim)).await?;
+    }
+    delete(client, ns, &change.statefulset, PropagationPolicy::Orphan).await?;
+    tracing::info!(
+        statefulset = %change.statefulset.name,
+        resized = change.resizes.len(),
+        "the claim template changed: the StatefulSet is replaced, its pods keep running"
+    );
     Ok(())
 }
 
@@ -49,8 +79,14 @@ async fn apply(client: &Client, ns: &str, child: &Child) -> Result<(), Error> {
 /// Deletes one orphan, only while it is the object that was seen (uid precondition). Already
 /// gone (404) or replaced by another object of that name (409) is not an error: the next
 /// reconcile sees what is there now.
-async fn delete(client: &Client, ns: &str, orphan: &Orphan) -> Result<(), Error> {
+async fn delete(
+    client: &Client,
+    ns: &str,
+    orphan: &Orphan,
+    propagation: PropagationPolicy,
+) -> Result<(), Error> {
     let params = DeleteParams {
+        propagation_policy: Some(propagation),
         preconditions: Some(Preconditions {
             uid: orphan.uid.clone(),
             resource_version: None,

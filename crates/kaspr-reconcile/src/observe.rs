@@ -155,6 +155,8 @@ impl SecretKeys {
 pub(crate) struct Snapshot {
     pub statefulset: Option<Arc<StatefulSet>>,
     pub packages_pvc: Option<Arc<PersistentVolumeClaim>>,
+    /// The claims the StatefulSet made from its table-storage template, by name.
+    pub table_claims: Vec<PersistentVolumeClaim>,
     /// The live-set ConfigMap's metadata.
     pub live_set: Option<Arc<PartialObjectMeta<ConfigMap>>>,
     /// Every pod of the app, by name.
@@ -170,6 +172,7 @@ impl Snapshot {
         Existing {
             statefulset: self.statefulset.as_deref(),
             packages_pvc: self.packages_pvc.as_deref(),
+            table_claims: &self.table_claims,
             live_set: self.live_set.as_deref().map(|m| &m.metadata),
             pods: &self.pods,
         }
@@ -208,11 +211,27 @@ pub(crate) async fn observe(
         .collect();
     // As a list returns them: the status reads the first failed pod, so keep it stable.
     pods.sort_by_key(|p| p.name_any());
+    // `<template>-<statefulset>-<ordinal>`, as the StatefulSet controller names them.
+    let claim_prefix = format!("{}-{sts_name}-", names::table_volume(app));
+    let mut table_claims: Vec<PersistentVolumeClaim> = stores
+        .pvcs
+        .state()
+        .iter()
+        .filter(|c| c.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|c| {
+            c.name_any()
+                .strip_prefix(&claim_prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|c| PersistentVolumeClaim::clone(c))
+        .collect();
+    table_claims.sort_by_key(|c| c.name_any());
     Ok(Snapshot {
         statefulset: stores
             .statefulsets
             .get(&ObjectRef::new(&sts_name).within(&ns)),
         packages_pvc: stores.pvcs.get(&ObjectRef::new(&pvc_name).within(&ns)),
+        table_claims,
         live_set: stores
             .config_maps
             .get(&ObjectRef::new(&live_name).within(&ns)),

@@ -39,14 +39,21 @@ pub fn example_files() -> Vec<PathBuf> {
 
 /// Every YAML document under `examples/`, whatever its kind, with the file it came from.
 pub fn example_documents() -> Vec<(PathBuf, Value)> {
+    documents(&example_files())
+}
+
+/// Every YAML document of `files`, with the file it came from.
+pub fn documents(files: &[PathBuf]) -> Vec<(PathBuf, Value)> {
     let mut docs = Vec::new();
-    for path in example_files() {
+    for path in files {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{} is not readable: {e}", path.display()));
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let value: Value = serde::Deserialize::deserialize(doc)
                 .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()));
-            docs.push((path.clone(), value));
+            if !value.is_null() {
+                docs.push((path.clone(), value));
+            }
         }
     }
     docs

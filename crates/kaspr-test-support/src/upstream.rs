@@ -29,6 +29,11 @@ pub fn example_files() -> Vec<PathBuf> {
     crate::examples::yaml_files(&fixtures_dir().join("examples"))
 }
 
+/// Every document of upstream's examples, with its file.
+pub fn example_documents() -> Vec<(PathBuf, Value)> {
+    crate::examples::documents(&example_files())
+}
+
 /// Every recorded app (`apps/**` and `edge-cases/**`) for which upstream built objects: the
 /// directories holding a `StatefulSet-*.json`, sorted. The `with-components/` variants are left
 /// out (they hold the same app after upstream's component patch).

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use garde::Validate;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::CustomResource;
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -224,7 +225,7 @@ pub struct ProbeSettings {
 }
 
 /// Storage of the app's state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Storage {
     /// An emptyDir or a PVC per replica.
@@ -233,8 +234,12 @@ pub struct Storage {
     /// Storage class of the PVCs; the cluster default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
-    /// Size of each PVC, e.g. `10Gi` (`1Gi` when unset).
+    /// Size of each PVC, e.g. `10Gi` (`1Gi` when unset). It may grow: the claims are expanded
+    /// (the class must allow it) and the StatefulSet is replaced, its pods keep running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::validate::patterns::QUANTITY))]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0")
+        .message("storage.size may grow but not shrink: a PVC cannot be made smaller"))]
     pub size: Option<String>,
     /// `true`: the PVCs are deleted with the KasprApp; otherwise they are kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]

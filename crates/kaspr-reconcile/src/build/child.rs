@@ -21,7 +21,7 @@ pub struct Child {
 }
 
 impl Child {
-    pub(super) fn of<K>(object: &K) -> Child
+    pub(crate) fn of<K>(object: &K) -> Child
     where
         K: Resource<DynamicType = ()> + k8s_openapi::Resource + serde::Serialize,
     {

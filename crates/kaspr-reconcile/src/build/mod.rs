@@ -23,6 +23,7 @@ pub(crate) use child::Child;
 pub use child::Orphan;
 pub use live::live_hashes;
 pub use packages::{LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, script_paths};
+pub use storage::StorageChange;
 
 use crate::error::Error;
 use crate::names;
@@ -43,6 +44,8 @@ pub struct Desired {
     pub live_set: Option<ConfigMap>,
     /// Children that exist and are this app's but that the spec no longer asks for.
     pub orphans: Vec<Orphan>,
+    /// When the claim template changes: what replaces the StatefulSet (None: it is applied).
+    pub storage_change: Option<StorageChange>,
 }
 
 /// What already exists in the cluster and shapes the desired objects. `Existing::default()` is
@@ -52,6 +55,8 @@ pub struct Existing<'a> {
     /// The app's StatefulSet: its claim templates cannot change, so compatible ones are kept
     /// as they are (also those the upstream operator wrote).
     pub statefulset: Option<&'a StatefulSet>,
+    /// The claims the StatefulSet made for table storage (they grow with `storage.size`).
+    pub table_claims: &'a [PersistentVolumeClaim],
     /// The packages PVC, whose size is never shrunk (and which goes when the cache does).
     pub packages_pvc: Option<&'a PersistentVolumeClaim>,
     /// The live-set ConfigMap's metadata (it goes when pythonPackages does).
@@ -94,6 +99,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
             .as_ref()
             .map(|(_, hash, _)| live::live_set_config_map(app, hash, existing.pods)),
         orphans: orphans::orphans(app, existing),
+        storage_change: storage::change(app, &statefulset, existing),
         config_map,
         statefulset,
     })
@@ -139,6 +145,7 @@ impl Desired {
             packages_pvc,
             live_set,
             orphans,
+            storage_change: _,
         } = self;
         let mut children = vec![
             Child::of(service_account),

@@ -5,6 +5,12 @@
 //! annotation and a defaulted status), its templates are kept exactly as stored as long as they
 //! ask for the same claim: same name, access modes, size and class. Applying our own rendering
 //! instead would be refused as a change of an immutable field.
+//!
+//! When the spec asks for another claim (a bigger `storage.size`, another class, a claim where
+//! there was none), the StatefulSet is replaced as upstream does: each existing claim grows to
+//! the new size first (so a class that cannot expand fails before anything is deleted), then
+//! the StatefulSet is deleted leaving its pods running (`propagationPolicy: Orphan`), and the
+//! next reconcile creates it anew; it adopts the running pods by its selector.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +22,91 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kaspr_types::{KasprApp, StorageType};
+use kube::ResourceExt;
 
+use super::pvc::quantity_bytes;
+use super::{Existing, Orphan};
 use crate::names;
+
+/// What replaces a StatefulSet whose claim template changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageChange {
+    /// Existing claims with their new (larger) size, applied first.
+    pub resizes: Vec<PersistentVolumeClaim>,
+    /// The StatefulSet to delete, leaving its pods.
+    pub statefulset: Orphan,
+}
+
+/// The change `desired` needs over the existing StatefulSet, if its claim template differs.
+pub fn change(
+    app: &KasprApp,
+    desired: &StatefulSet,
+    existing: &Existing<'_>,
+) -> Option<StorageChange> {
+    let current = existing.statefulset?;
+    let templates = |s: &StatefulSet| {
+        s.spec
+            .as_ref()
+            .and_then(|s| s.volume_claim_templates.clone())
+            .unwrap_or_default()
+    };
+    let (now, wanted) = (templates(current), templates(desired));
+    let same = now.len() == wanted.len() && now.iter().zip(&wanted).all(|(a, b)| same_claim(a, b));
+    if same || current.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let size = wanted.first().and_then(requested);
+    Some(StorageChange {
+        resizes: existing
+            .table_claims
+            .iter()
+            .filter_map(|c| grown(app, c, size.as_deref()?))
+            .collect(),
+        statefulset: Orphan::of::<StatefulSet>(&current.metadata),
+    })
+}
+
+/// The claim's storage request.
+fn requested(c: &PersistentVolumeClaim) -> Option<String> {
+    c.spec
+        .as_ref()?
+        .resources
+        .as_ref()?
+        .requests
+        .as_ref()?
+        .get("storage")
+        .map(|q| q.0.clone())
+}
+
+/// `claim` asking for `size`, when that is more than it has (a claim cannot shrink).
+fn grown(
+    app: &KasprApp,
+    claim: &PersistentVolumeClaim,
+    size: &str,
+) -> Option<PersistentVolumeClaim> {
+    let current = requested(claim).and_then(|q| quantity_bytes(&q))?;
+    if quantity_bytes(size)? <= current {
+        return None;
+    }
+    Some(PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: claim.metadata.name.clone(),
+            namespace: app.namespace(),
+            ..Default::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(size.to_owned()),
+                )])),
+                limits: None,
+            }),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
 
 /// Size of a claim when `storage.size` is unset.
 const DEFAULT_SIZE: &str = "1Gi";
