@@ -756,6 +756,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def send_response(self, code, message=None):
+        self._responded = True
+        super().send_response(code, message)
+
     def agent(self):
         ua = (self.headers.get("User-Agent") or "").strip()  # kube-rs sends none
         return (ua.split()[0].split("/")[0] if ua else "") or "no-user-agent"
@@ -772,6 +776,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = url.path.rstrip("/") or "/"
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         self._body = self.read_body()
+        self._responded = False
         try:
             if path.startswith("/_standin"):
                 return self.internal(path)
@@ -789,12 +794,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return self.forward(url)
         except ApiError as e:
-            self.send_json(e.code, e.doc)
+            if self._responded:  # mid-stream: nothing else can be said
+                self.close_connection = True
+            else:
+                self.send_json(e.code, e.doc)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as e:
             import traceback
             traceback.print_exc()
+            if self._responded:
+                self.close_connection = True
+                return
             try:
                 self.send_json(500, status_doc(500, "InternalError", f"apistandin: {e!r}"))
             except OSError:
@@ -1257,6 +1268,11 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client went away (a watch it dropped, a timeout)
+        super().handle_error(request, client_address)
 
 
 def main():

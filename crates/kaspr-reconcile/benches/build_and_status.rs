@@ -47,6 +47,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             compute(
                 &Observed {
+                    hpa: None,
                     app: &app,
                     hash: Some("a38d296f011adb6e"),
                     statefulset: None,

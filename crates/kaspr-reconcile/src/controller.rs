@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
@@ -223,6 +224,7 @@ async fn write_status(
     blocked: Option<Blocked>,
 ) -> Result<Option<PackagesState>, Error> {
     let observed = Observed {
+        hpa: snapshot.hpa.as_deref(),
         app,
         hash,
         statefulset: snapshot.statefulset.as_deref(),
@@ -344,6 +346,11 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
         writers.pvcs,
         &errors,
     );
+    let hpas = cached(
+        watcher(Api::<HorizontalPodAutoscaler>::all(client.clone()), all()),
+        writers.hpas,
+        &errors,
+    );
     // Metadata is all the live set's cache needs (whether it exists, who owns it).
     let config_maps = cached(
         watcher(
@@ -368,6 +375,7 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
         .owns(Api::<Service>::all(client.clone()), all())
         .owns_stream(config_maps)
         .owns_stream(pvcs)
+        .owns_stream(hpas)
         .watches_stream(pods, |pod| {
             let app = pod.labels().get(names::APP_LABEL).cloned();
             app.map(|name| ObjectRef::new(&name).within(&pod.namespace().unwrap_or_default()))

@@ -33,6 +33,11 @@ pub(crate) fn api_service(app: &KasprApp) -> String {
     format!("{}-api", component(app))
 }
 
+/// `<name>-app-hpa`: the HorizontalPodAutoscaler that owns the StatefulSet's replicas.
+pub(crate) fn hpa(app: &KasprApp) -> String {
+    format!("{}-hpa", component(app))
+}
+
 /// `<name>-app-config`: the app's settings as `K_*` keys.
 pub(crate) fn config_map(app: &KasprApp) -> String {
     format!("{}-config", component(app))

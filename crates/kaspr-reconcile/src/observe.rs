@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use kaspr_types::KasprApp;
 use kube::api::Api;
@@ -31,6 +32,7 @@ pub struct Stores {
     statefulsets: Store<StatefulSet>,
     pods: Store<Pod>,
     pvcs: Store<PersistentVolumeClaim>,
+    hpas: Store<HorizontalPodAutoscaler>,
     /// Metadata only: whether the live-set ConfigMap exists and who owns it.
     config_maps: Store<PartialObjectMeta<ConfigMap>>,
     errors: WatchErrors,
@@ -42,6 +44,7 @@ pub struct Writers {
     pub statefulsets: reflector::store::Writer<StatefulSet>,
     pub pods: reflector::store::Writer<Pod>,
     pub pvcs: reflector::store::Writer<PersistentVolumeClaim>,
+    pub hpas: reflector::store::Writer<HorizontalPodAutoscaler>,
     pub config_maps: reflector::store::Writer<PartialObjectMeta<ConfigMap>>,
 }
 
@@ -51,11 +54,13 @@ impl Stores {
         let (statefulsets, sts_writer) = reflector::store();
         let (pods, pods_writer) = reflector::store();
         let (pvcs, pvcs_writer) = reflector::store();
+        let (hpas, hpas_writer) = reflector::store();
         let (config_maps, cm_writer) = reflector::store();
         let stores = Stores {
             statefulsets,
             pods,
             pvcs,
+            hpas,
             config_maps,
             errors: WatchErrors::default(),
             sync_wait: SYNC_WAIT,
@@ -64,6 +69,7 @@ impl Stores {
             statefulsets: sts_writer,
             pods: pods_writer,
             pvcs: pvcs_writer,
+            hpas: hpas_writer,
             config_maps: cm_writer,
         };
         (stores, writers)
@@ -155,6 +161,8 @@ impl SecretKeys {
 pub(crate) struct Snapshot {
     pub statefulset: Option<Arc<StatefulSet>>,
     pub packages_pvc: Option<Arc<PersistentVolumeClaim>>,
+    /// The app's HorizontalPodAutoscaler.
+    pub hpa: Option<Arc<HorizontalPodAutoscaler>>,
     /// The claims the StatefulSet made from its table-storage template, by name.
     pub table_claims: Vec<PersistentVolumeClaim>,
     /// The live-set ConfigMap's metadata.
@@ -171,6 +179,7 @@ impl Snapshot {
     pub(crate) fn existing(&self) -> Existing<'_> {
         Existing {
             statefulset: self.statefulset.as_deref(),
+            hpa: self.hpa.as_deref(),
             packages_pvc: self.packages_pvc.as_deref(),
             table_claims: &self.table_claims,
             live_set: self.live_set.as_deref().map(|m| &m.metadata),
@@ -199,6 +208,12 @@ pub(crate) async fn observe(
         .await?;
     stores
         .synced(&stores.config_maps, || format!("ConfigMap {live_name}"))
+        .await?;
+    let hpa_name = names::hpa(app);
+    stores
+        .synced(&stores.hpas, || {
+            format!("HorizontalPodAutoscaler {hpa_name}")
+        })
         .await?;
     let app_name = app.name_any();
     let mut pods: Vec<Pod> = stores
@@ -232,6 +247,7 @@ pub(crate) async fn observe(
             .get(&ObjectRef::new(&sts_name).within(&ns)),
         packages_pvc: stores.pvcs.get(&ObjectRef::new(&pvc_name).within(&ns)),
         table_claims,
+        hpa: stores.hpas.get(&ObjectRef::new(&hpa_name).within(&ns)),
         live_set: stores
             .config_maps
             .get(&ObjectRef::new(&live_name).within(&ns)),
@@ -303,6 +319,7 @@ mod tests {
         for w in [
             &mut w.statefulsets as &mut dyn Ready,
             &mut w.pvcs,
+            &mut w.hpas,
             &mut w.config_maps,
         ] {
             w.ready();

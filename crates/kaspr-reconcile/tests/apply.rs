@@ -68,7 +68,7 @@ async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches
     assert_eq!(status["pythonPackages"]["cacheMode"], "shared-pvc");
 
     let applies = api.apply_requests();
-    assert_eq!(applies.len(), 8, "7 children and the status: {applies:#?}");
+    assert_eq!(applies.len(), 9, "8 children and the status: {applies:#?}");
     for seen in applies {
         let query: Vec<&str> = seen.query.split('&').collect();
         assert!(
@@ -95,6 +95,7 @@ async fn a_refused_statefulset_apply_sets_apply_failed_emits_a_warning_and_retur
     let task = start(&app, &ctx);
     api.patches(&FIRST_CHILDREN).await;
     api.patch(LIVE_SET_PATH).await;
+    api.patch(support::HPA_PATH).await;
     let refusal = (StatusCode::UNPROCESSABLE_ENTITY, "Invalid", VOLUMES_422);
     let request = (Method::PATCH, STS_PATH);
     let shown = api.refused(&app, request, refusal, "ApplyFailed").await;

@@ -233,3 +233,39 @@ async fn a_refused_delete_sets_delete_failed_and_returns_the_error() {
     );
     assert_eq!(err.metric_label(), "delete");
 }
+
+#[test]
+fn the_autoscaler_goes_at_zero_replicas_and_only_when_it_is_this_apps() {
+    let hpa = |uid: &str| -> k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler {
+        serde_json::from_value(json!({
+            "metadata": {"name": "orders-app-hpa", "namespace": "default", "uid": "hpa-uid",
+                         "ownerReferences": owner(uid)},
+            "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "orders-app"}, "maxReplicas": 3}
+        }))
+        .expect("hpa")
+    };
+    let names = |replicas: i32,
+                 hpa: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler| {
+        let app = AppBuilder::new("orders").replicas(replicas).build();
+        let existing = kaspr_reconcile::build::Existing {
+            hpa: Some(hpa),
+            ..NONE
+        };
+        let desired = build(&app, &existing).expect("builds");
+        assert_eq!(desired.hpa.is_some(), replicas > 0);
+        desired
+            .orphans
+            .iter()
+            .map(|o| format!("{} {}", o.kind, o.name))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(0, &hpa(APP_UID)),
+        ["HorizontalPodAutoscaler orders-app-hpa"]
+    );
+    assert!(names(3, &hpa(APP_UID)).is_empty());
+    assert!(
+        names(0, &hpa(OTHER_UID)).is_empty(),
+        "another app's autoscaler is never deleted"
+    );
+}

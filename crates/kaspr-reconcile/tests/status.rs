@@ -134,6 +134,7 @@ fn reports_of_an_older_hash_are_ignored() {
     let a = app("");
     let s = compute(
         &Observed {
+            hpa: None,
             app: &a,
             hash: Some("0000000000000000"),
             statefulset: None,
@@ -163,6 +164,7 @@ fn transition_time_is_kept_while_status_is_unchanged() {
     a.status = Some(first.clone());
     let later = compute(
         &Observed {
+            hpa: None,
             app: &a,
             hash: Some(HASH),
             statefulset: Some(&statefulset(3)),
@@ -250,4 +252,38 @@ fn human_durations() {
     assert_eq!(human_duration(150.0), "2m30s");
     assert_eq!(human_duration(3723.0), "1h2m3s");
     assert_eq!(human_duration(0.02), "0s");
+}
+
+#[test]
+fn an_autoscaler_without_metrics_is_named_as_why_the_app_is_not_ready() {
+    let a = app("");
+    let hpa: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler =
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "orders-app-hpa"},
+            "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "orders-app"}, "maxReplicas": 3},
+            "status": {"desiredReplicas": 1, "conditions": [{
+                "type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
+                "message": "the HPA was unable to compute the replica count: unable to get metrics for resource memory"
+            }]}
+        }))
+        .expect("hpa");
+    let observed = |hpa| Observed {
+        hpa,
+        app: &a,
+        hash: None,
+        statefulset: None,
+        pods: &[],
+        blocked: None,
+    };
+    let s = compute(&observed(Some(&hpa)), now());
+    let ready = cond(&s, condition::READY);
+    assert_eq!(ready.reason, "ScalingInactive");
+    assert!(
+        ready.message.contains("FailedGetResourceMetric")
+            && ready.message.contains("metrics-server"),
+        "{}",
+        ready.message
+    );
+    let s = compute(&observed(None), now());
+    assert_eq!(cond(&s, condition::READY).reason, "NotReady");
 }

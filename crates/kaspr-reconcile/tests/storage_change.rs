@@ -110,6 +110,7 @@ async fn the_claims_grow_before_the_statefulset_is_deleted_and_its_pods_stay() {
     let task = start(&app, &ctx);
     api.patches(&FIRST_CHILDREN).await;
     api.patch(LIVE_SET_PATH).await;
+    api.patch(support::HPA_PATH).await;
     for ordinal in 0..2 {
         let body = api
             .patch(&format!(

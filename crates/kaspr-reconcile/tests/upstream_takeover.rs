@@ -160,3 +160,57 @@ fn a_changed_claim_is_not_kept_and_an_ephemeral_app_keeps_upstreams_claim() {
         "the taken-over pods keep mounting their claim, not an emptyDir: {volumes:?}"
     );
 }
+
+/// Our children for the app upstream was given in `dir` (None: refused on purpose).
+fn desired(dir: &Path) -> Option<kaspr_reconcile::build::Desired> {
+    let app: KasprApp = serde_json::from_value(upstream::input_app(dir)).expect("app");
+    let validated = kaspr_reconcile::validate(&app, None, &Settings::default()).ok()?;
+    Some(kaspr_reconcile::build::build(&validated, &support::build::NONE).expect("builds"))
+}
+
+#[test]
+fn the_autoscaler_and_the_replicas_are_upstreams() {
+    let mut compared = 0;
+    for dir in upstream::app_dirs() {
+        let Some(d) = desired(&dir) else { continue };
+        let theirs = upstream::object(&dir, "StatefulSet");
+        let ours = serde_json::to_value(&d.statefulset).expect("json");
+        assert_eq!(
+            ours["spec"]["replicas"],
+            theirs["spec"]["replicas"],
+            "{}: replicas (omitted: the autoscaler owns them)",
+            dir.display()
+        );
+        let has_hpa = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("HorizontalPodAutoscaler-")
+            });
+        match (&d.hpa, has_hpa) {
+            (Some(hpa), true) => {
+                let theirs = upstream::object(&dir, "HorizontalPodAutoscaler");
+                let ours = serde_json::to_value(hpa).expect("json");
+                assert_eq!(ours["metadata"]["name"], theirs["metadata"]["name"]);
+                assert_eq!(ours["spec"], theirs["spec"], "{}", dir.display());
+                assert_eq!(ours["apiVersion"], theirs["apiVersion"]);
+                compared += 1;
+            }
+            (None, false) => {}
+            (ours, theirs) => panic!(
+                "{}: an autoscaler here: {}, upstream: {theirs}",
+                dir.display(),
+                ours.is_some()
+            ),
+        }
+    }
+    assert!(compared >= 25, "{compared} autoscalers compared");
+    let zero = desired(&upstream::fixtures_dir().join("edge-cases/replicas-zero")).expect("valid");
+    assert!(zero.hpa.is_none());
+    assert_eq!(
+        zero.statefulset.spec.as_ref().and_then(|s| s.replicas),
+        Some(0)
+    );
+}

@@ -64,6 +64,7 @@ async fn operator_status_patches_are_accepted() {
         let app = created(&api, name).await;
         let pods = pods(fixture);
         let observed = Observed {
+            hpa: None,
             app: &app,
             hash: Some("a38d296f011adb6e"),
             statefulset: None,

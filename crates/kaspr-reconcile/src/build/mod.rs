@@ -5,6 +5,7 @@
 
 mod child;
 mod config;
+mod hpa;
 mod live;
 mod orphans;
 mod packages;
@@ -14,6 +15,7 @@ mod statefulset;
 mod storage;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kaspr_types::KasprApp;
@@ -39,6 +41,8 @@ pub struct Desired {
     pub headless_service: Service,
     pub api_service: Service,
     pub statefulset: StatefulSet,
+    /// Owns the StatefulSet's replicas (None with `replicas: 0`).
+    pub hpa: Option<HorizontalPodAutoscaler>,
     pub packages_pvc: Option<PersistentVolumeClaim>,
     /// The live-set ConfigMap (with pythonPackages, cache on or off).
     pub live_set: Option<ConfigMap>,
@@ -55,6 +59,8 @@ pub struct Existing<'a> {
     /// The app's StatefulSet: its claim templates cannot change, so compatible ones are kept
     /// as they are (also those the upstream operator wrote).
     pub statefulset: Option<&'a StatefulSet>,
+    /// The app's HorizontalPodAutoscaler (it goes with `replicas: 0`).
+    pub hpa: Option<&'a HorizontalPodAutoscaler>,
     /// The claims the StatefulSet made for table storage (they grow with `storage.size`).
     pub table_claims: &'a [PersistentVolumeClaim],
     /// The packages PVC, whose size is never shrunk (and which goes when the cache does).
@@ -100,6 +106,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
             .map(|(_, hash, _)| live::live_set_config_map(app, hash, existing.pods)),
         orphans: orphans::orphans(app, existing),
         storage_change: storage::change(app, &statefulset, existing),
+        hpa: hpa::hpa(app),
         config_map,
         statefulset,
     })
@@ -142,6 +149,7 @@ impl Desired {
             headless_service,
             api_service,
             statefulset,
+            hpa,
             packages_pvc,
             live_set,
             orphans,
@@ -155,6 +163,7 @@ impl Desired {
         ];
         children.extend(packages_pvc.iter().map(Child::of));
         children.extend(live_set.iter().map(Child::of));
+        children.extend(hpa.iter().map(Child::of));
         children.push(Child {
             rollout: true,
             ..Child::of(statefulset)

@@ -1,8 +1,10 @@
 //! Children the spec no longer asks for: the packages PVC once the shared cache is off (or
-//! pythonPackages is gone), the live-set ConfigMap once pythonPackages is gone. Only ever one
+//! pythonPackages is gone), the live-set ConfigMap once pythonPackages is gone, the
+//! HorizontalPodAutoscaler at `replicas: 0`. Only ever one
 //! that is this app's (an owner reference with its uid) and not already being deleted; a PVC
 //! under `cache.deleteClaim: false` is kept.
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kaspr_types::KasprApp;
@@ -27,6 +29,12 @@ pub(super) fn orphans(app: &KasprApp, existing: &Existing<'_>) -> Vec<Orphan> {
         && deletable(app, meta)
     {
         out.push(Orphan::of::<ConfigMap>(meta));
+    }
+    if let Some(hpa) = existing.hpa
+        && app.spec.replicas == Some(0)
+        && deletable(app, &hpa.metadata)
+    {
+        out.push(Orphan::of::<HorizontalPodAutoscaler>(&hpa.metadata));
     }
     out
 }

@@ -63,7 +63,9 @@ pub fn statefulset(
     StatefulSet {
         metadata: metadata(app, names::component(app)),
         spec: Some(StatefulSetSpec {
-            replicas: Some(app.spec.replicas.unwrap_or(1)),
+            // The HorizontalPodAutoscaler owns replicas (as upstream), but it cannot scale to or
+            // from zero.
+            replicas: (app.spec.replicas == Some(0)).then_some(0),
             service_name: Some(names::component(app)),
             pod_management_policy: Some("Parallel".to_owned()),
             update_strategy: Some(StatefulSetUpdateStrategy {

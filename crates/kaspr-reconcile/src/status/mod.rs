@@ -9,6 +9,7 @@ mod packages;
 mod reports;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState, condition};
@@ -24,6 +25,8 @@ pub struct Observed<'a> {
     /// The hash the desired pods carry (None without pythonPackages or when the spec is invalid).
     pub hash: Option<&'a str>,
     pub statefulset: Option<&'a StatefulSet>,
+    /// The app's HorizontalPodAutoscaler, which owns the replicas.
+    pub hpa: Option<&'a HorizontalPodAutoscaler>,
     pub pods: &'a [Pod],
     pub blocked: Option<Blocked>,
 }
@@ -74,6 +77,26 @@ pub fn with_paused(app: &KasprApp, now: Time) -> KasprAppStatus {
     status
 }
 
+/// Why the app's HorizontalPodAutoscaler cannot scale, when it says so (`ScalingActive=False`,
+/// e.g. no memory metrics without metrics-server).
+fn scaling_inactive(observed: &Observed<'_>) -> Option<String> {
+    observed
+        .hpa?
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "ScalingActive" && c.status == "False")
+        .map(|c| {
+            let reason = c.reason.as_deref().unwrap_or("ScalingActive=False");
+            match c.message.as_deref() {
+                Some(m) if !m.is_empty() => format!("{reason}: {m}"),
+                _ => reason.to_owned(),
+            }
+        })
+}
+
 /// The whole status, given the current time for condition transitions.
 pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
     let app = observed.app;
@@ -103,11 +126,22 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
             "AllReplicasReady",
             format!("{ready_replicas}/{replicas} replicas ready"),
         ),
-        None => (
-            false,
-            "NotReady",
-            format!("{ready_replicas}/{replicas} replicas ready"),
-        ),
+        None => match scaling_inactive(observed) {
+            Some(why) => (
+                false,
+                "ScalingInactive",
+                format!(
+                    "{ready_replicas}/{replicas} replicas ready, and the HorizontalPodAutoscaler \
+                     that scales the app to spec.replicas cannot act: {why}. It needs the \
+                     cluster's resource metrics (install metrics-server)"
+                ),
+            ),
+            None => (
+                false,
+                "NotReady",
+                format!("{ready_replicas}/{replicas} replicas ready"),
+            ),
+        },
     };
     conditions.push(make_condition(
         condition::READY,

@@ -8,7 +8,7 @@ use kaspr_types::KasprApp;
 use kube::client::Body;
 use serde_json::{Value, json};
 
-use super::{FIRST_CHILDREN, LIVE_SET_PATH, PVC_PATH, SECRET_PATH, STS_PATH, condition};
+use super::{FIRST_CHILDREN, HPA_PATH, LIVE_SET_PATH, PVC_PATH, SECRET_PATH, STS_PATH, condition};
 
 pub type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
@@ -207,6 +207,7 @@ impl Verifier {
             None
         };
         let live_set = self.patch(LIVE_SET_PATH).await;
+        self.patch(HPA_PATH).await;
         let statefulset = if with_statefulset {
             Some(self.patch(STS_PATH).await)
         } else {
@@ -222,6 +223,7 @@ impl Verifier {
     /// The server-side applies of the children of an app without pythonPackages, in order.
     pub async fn applies_without_packages(&mut self) {
         self.patches(&FIRST_CHILDREN).await;
+        self.patch(HPA_PATH).await;
         self.patch(STS_PATH).await;
     }
 

@@ -23,6 +23,7 @@ pub fn build(app: &KasprApp, existing: &Existing<'_>) -> Result<Desired, kaspr_r
 /// Nothing exists yet: no packages PVC, no live set, no pods.
 pub const NONE: Existing<'static> = Existing {
     statefulset: None,
+    hpa: None,
     table_claims: &[],
     packages_pvc: None,
     live_set: None,
@@ -32,6 +33,7 @@ pub const NONE: Existing<'static> = Existing {
 pub fn with_pvc(pvc: &PersistentVolumeClaim) -> Existing<'_> {
     Existing {
         statefulset: None,
+        hpa: None,
         table_claims: &[],
         packages_pvc: Some(pvc),
         live_set: None,

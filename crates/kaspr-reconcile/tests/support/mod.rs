@@ -44,6 +44,8 @@ pub const SERVICE_ACCOUNT_PATH: &str = "/api/v1/namespaces/default/serviceaccoun
 pub const PVC_PATH: &str =
     "/api/v1/namespaces/default/persistentvolumeclaims/orders-app-python-packages";
 pub const LIVE_SET_PATH: &str = "/api/v1/namespaces/default/configmaps/orders-app-python-packages";
+pub const HPA_PATH: &str =
+    "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/orders-app-hpa";
 pub const STS_PATH: &str = "/apis/apps/v1/namespaces/default/statefulsets/orders-app";
 pub const SECRET_PATH: &str = "/api/v1/namespaces/default/secrets/pypi-creds";
 /// The children every app has, applied first, in order.
@@ -104,6 +106,7 @@ impl Cluster {
         cluster.statefulsets(json!([]));
         cluster.pods(json!([]));
         cluster.pvcs(json!([]));
+        cluster.hpas(json!([]));
         cluster.config_maps(json!([]));
         cluster
     }
@@ -118,6 +121,10 @@ impl Cluster {
 
     pub fn pvcs(&mut self, items: Value) {
         relist(&mut self.0.pvcs, items);
+    }
+
+    pub fn hpas(&mut self, items: Value) {
+        relist(&mut self.0.hpas, items);
     }
 
     /// ConfigMaps' metadata (`{"metadata": {...}}` each).

@@ -45,6 +45,7 @@ pub fn status_of(
 ) -> KasprAppStatus {
     compute(
         &Observed {
+            hpa: None,
             app,
             hash: Some(HASH),
             statefulset: sts,
