@@ -54,6 +54,12 @@ pub struct Context {
     seen_reports: Mutex<HashSet<String>>,
     /// Consecutive failures per app, for the error policy's backoff.
     failures: Mutex<HashMap<ObjectRef<KasprApp>, u32>>,
+    /// The status this operator last wrote per app. The controller's copy of an app can be one
+    /// status write behind; computing from it would restart conditions' transition times and
+    /// write again, and each write's watch event would start the next round (a storm found with
+    /// 1,000 apps). So the last written status is the previous one, and an unchanged status is
+    /// not written.
+    written: Mutex<HashMap<ObjectRef<KasprApp>, KasprAppStatus>>,
 }
 
 impl Context {
@@ -70,6 +76,37 @@ impl Context {
             stores,
             seen_reports: Mutex::default(),
             failures: Mutex::default(),
+            written: Mutex::default(),
+        }
+    }
+
+    /// `app` with the status this operator last wrote for it, when that differs from the
+    /// cached copy's.
+    fn with_last_written(&self, app: &KasprApp) -> KasprApp {
+        let mut app = app.clone();
+        if let Ok(written) = self.written.lock()
+            && let Some(status) = written.get(&ObjectRef::from_obj(&app))
+        {
+            app.status = Some(status.clone());
+        }
+        app
+    }
+
+    /// Writes `status` unless it is what `app` (as `with_last_written` gave it) already has.
+    async fn write(&self, app: &KasprApp, status: &KasprAppStatus) -> Result<(), Error> {
+        if app.status.as_ref() == Some(status) {
+            return Ok(());
+        }
+        patch_status(&self.client, app, status).await?;
+        if let Ok(mut written) = self.written.lock() {
+            written.insert(ObjectRef::from_obj(app), status.clone());
+        }
+        Ok(())
+    }
+
+    fn forget(&self, app: &KasprApp) {
+        if let Ok(mut written) = self.written.lock() {
+            written.remove(&ObjectRef::from_obj(app));
         }
     }
 }
@@ -78,7 +115,7 @@ impl Context {
 #[instrument(skip_all, fields(name = %app.name_any(), namespace = %app.namespace().unwrap_or_default()))]
 pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
-    let result = reconcile_inner(&app, &ctx).await;
+    let result = reconcile_inner(&ctx.with_last_written(&app), &ctx).await;
     ctx.metrics
         .record_reconcile(&app, started.elapsed(), result.as_ref().err());
     if result.is_ok()
@@ -91,16 +128,15 @@ pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, 
 
 async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error> {
     if app.metadata.deletion_timestamp.is_some() {
+        ctx.forget(app);
         // Children go by their owner references; only upstream's finalizer can hold the app.
         release_upstream_finalizer(&ctx.client, app).await?;
         return Ok(Action::await_change());
     }
     if names::paused(app) {
         tracing::info!("reconciliation is paused by {}", names::PAUSE_ANNOTATION);
-        let status = status::with_paused(app, status::now());
-        if app.status.as_ref() != Some(&status) {
-            patch_status(&ctx.client, app, &status).await?;
-        }
+        ctx.write(app, &status::with_paused(app, status::now()))
+            .await?;
         // Removing the annotation is a change, and changes trigger a reconcile.
         return Ok(Action::await_change());
     }
@@ -196,7 +232,7 @@ async fn show_read_failure(ctx: &Context, app: &KasprApp, error: Error) -> Error
     };
     warn(ctx, app, blocked.reason(), &blocked.message()).await;
     let status = status::with_blocked_ready(app, &blocked, status::now());
-    if let Err(e) = patch_status(&ctx.client, app, &status).await {
+    if let Err(e) = ctx.write(app, &status).await {
         tracing::warn!(error = %e, "writing the ReadFailed status failed");
     }
     error
@@ -233,7 +269,7 @@ async fn write_status(
     };
     let status = status::compute(&observed, status::now());
     let state = status.python_packages.as_ref().and_then(|p| p.state);
-    patch_status(&ctx.client, app, &status).await?;
+    ctx.write(app, &status).await?;
     Ok(state)
 }
 

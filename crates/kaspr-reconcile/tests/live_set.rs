@@ -23,7 +23,6 @@ const OLD: &str = "c69dac6587e76619";
 
 #[tokio::test]
 async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
-    let (ctx, mut api, mut cluster) = context();
     let app = app(PLAIN);
     let new = desired_hash(&app);
     // Mid-rollout: app-0 installs the new hash, app-1 and app-2 still import from the old env.
@@ -50,6 +49,8 @@ async fn the_live_set_keeps_an_old_hash_until_its_last_pod_is_gone() {
         (pods(&["orders-app-0"]), lines(vec![&new])),
     ];
     for (pods, expected) in rounds {
+        // A fresh operator each round (an unchanged status would not be written again).
+        let (ctx, mut api, mut cluster) = context();
         cluster.pods(pods);
         let task = start(&app, &ctx);
         let applied = api.applies(true).await;
