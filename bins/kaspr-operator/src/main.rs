@@ -41,6 +41,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// A client for the current cluster (in-cluster, or the kubeconfig) that names itself in the
+/// API server's audit log.
+async fn client() -> anyhow::Result<kube::Client> {
+    use axum::http::{HeaderValue, header::USER_AGENT};
+    let mut config = kube::Config::infer().await?;
+    let agent = concat!("kaspr-operator/", env!("CARGO_PKG_VERSION"));
+    config
+        .headers
+        .push((USER_AGENT, HeaderValue::from_static(agent)));
+    Ok(kube::Client::try_from(config)?)
+}
+
 fn print_crd() -> anyhow::Result<bool> {
     print!("{}", serde_yaml::to_string(&kaspr_types::crd())?);
     Ok(true)
@@ -56,7 +68,7 @@ fn run(listen: &str) -> anyhow::Result<bool> {
         .block_on(async move {
             telemetry::init_logging();
             let (metrics, export) = kaspr_reconcile::metrics::prometheus()?;
-            let client = kube::Client::try_default().await?;
+            let client = client().await?;
             let ready = http::Readiness::default();
             tokio::spawn(http::serve(
                 listen,

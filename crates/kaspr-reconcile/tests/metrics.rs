@@ -128,8 +128,16 @@ fn all_twelve_documented_metrics_are_set_with_their_labels() {
         1.0,
     );
     let reconcile = "kasprop_reconcile_duration_seconds";
-    assert_sample(&export, &format!("{reconcile}_count"), &APP, 2.0);
-    assert_sample(&export, &format!("{reconcile}_sum"), &APP, 2.0);
+    // Operator-wide: no app labels (one histogram, not one per app).
+    assert_sample(&export, &format!("{reconcile}_count"), &[], 2.0);
+    assert_sample(&export, &format!("{reconcile}_sum"), &[], 2.0);
+    assert!(
+        !export
+            .render()
+            .lines()
+            .any(|l| l.starts_with(reconcile) && l.contains("app_name")),
+        "the reconcile histogram has no per-app series"
+    );
 }
 
 #[test]
