@@ -6,9 +6,14 @@
 //!   rounds; writes `docs/benchmarks.md` (its generated part) and `docs/benchmarks/realistic.svg`.
 //!   The volumes go under DIR (default `target/bench-run`; a tmpfs such as `/dev/shm/kaspr-bench`
 //!   takes a noisy shared disk out of the ratios).
+//! - `operator [--apps N] [--rounds R] [--simulate|--no-simulate]`: the operator's memory (RSS)
+//!   and reconcile throughput with N KasprApps (default 1000, 3 rounds), the KasprApps on
+//!   crdserver and the child objects on `xtask/assets/apistandin.py` (with `--simulate`, the
+//!   default, it plays the StatefulSet controller and kubelet so apps become Ready); writes its
+//!   own generated section of `docs/benchmarks.md` (see `bench_operator.rs`).
 //! - `criterion [args]`: the criterion benchmarks (warm path vs a pip start; build and status);
 //!   the arguments go to criterion (e.g. a name filter).
-//! - no task: both.
+//! - no task: realistic, operator and criterion, each with its defaults.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -25,9 +30,11 @@ pub fn run(args: &[&str]) -> Result<()> {
     crate::preflight::for_bench()?;
     match args.first().copied() {
         Some("realistic") => realistic(&args[1..]),
+        Some("operator") => crate::bench_operator::run(&args[1..]),
         Some("criterion") => criterion(&args[1..]),
         _ => {
             realistic(&[])?;
+            crate::bench_operator::run(&[])?;
             criterion(args)
         }
     }
@@ -96,7 +103,7 @@ fn realistic(args: &[&str]) -> Result<()> {
     for round in 1..=opts.rounds {
         bench.round(round)?;
     }
-    let mut machine = machine(&venv, opts.rounds)?;
+    let mut machine = machine(&venv.join("bin/python3"), opts.rounds)?;
     machine.volume = format!(
         "`{}` ({})",
         bench.work.display(),
@@ -109,7 +116,8 @@ fn realistic(args: &[&str]) -> Result<()> {
     crate::bench_report::write(&root, &bench, &machine)
 }
 
-fn machine(venv: &std::path::Path, rounds: usize) -> Result<Machine> {
+/// The machine, and the version of `python` (a path, or a name on PATH).
+pub(crate) fn machine(python: &std::path::Path, rounds: usize) -> Result<Machine> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
@@ -121,8 +129,7 @@ fn machine(venv: &std::path::Path, rounds: usize) -> Result<Machine> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu,
         python: output(
-            Command::new(venv.join("bin/python3"))
-                .args(["-c", "import platform; print(platform.python_version())"]),
+            Command::new(python).args(["-c", "import platform; print(platform.python_version())"]),
         )?,
         rounds,
         volume: String::new(),

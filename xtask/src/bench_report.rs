@@ -1,5 +1,6 @@
 //! Writes the realistic benchmark into `docs/benchmarks.md` (between its markers, keeping the
-//! rest of the page) and its bar chart into `docs/benchmarks/realistic.svg`.
+//! rest of the page) and its bar chart into `docs/benchmarks/realistic.svg`; `write_section` is
+//! the splice every generated section of the page goes through (the operator's too).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,8 +11,18 @@ use crate::bench_cases::{Bench, Case, Sample};
 
 const PAGE: &str = "docs/benchmarks.md";
 const CHART: &str = "docs/benchmarks/realistic.svg";
-const BEGIN: &str = "<!-- cargo xtask bench: begin (generated; edit xtask/src/bench_report.rs) -->";
-const END: &str = "<!-- cargo xtask bench: end -->";
+
+/// The comments around a generated section of the page.
+pub struct Markers {
+    pub begin: &'static str,
+    pub end: &'static str,
+}
+
+/// The realistic benchmark's section.
+pub const REALISTIC: Markers = Markers {
+    begin: "<!-- cargo xtask bench: begin (generated; edit xtask/src/bench_report.rs) -->",
+    end: "<!-- cargo xtask bench: end -->",
+};
 
 /// Where the numbers were measured.
 pub struct Machine {
@@ -26,9 +37,7 @@ pub struct Machine {
 
 /// Rewrites the generated part of the page and the chart.
 pub fn write(root: &Path, bench: &Bench, machine: &Machine) -> Result<()> {
-    let section = section(bench, machine);
-    let page = std::fs::read_to_string(root.join(PAGE)).unwrap_or_else(|_| "# Benchmarks\n".into());
-    std::fs::write(root.join(PAGE), splice(&page, &section))?;
+    write_section(root, &REALISTIC, &section(bench, machine), None)?;
     let chart = root.join(CHART);
     std::fs::create_dir_all(chart.parent().context("chart dir")?)?;
     std::fs::write(&chart, svg(bench))?;
@@ -36,19 +45,39 @@ pub fn write(root: &Path, bench: &Bench, machine: &Machine) -> Result<()> {
     Ok(())
 }
 
-/// The page with `section` between the markers (or before the first `## ` the first time).
-fn splice(page: &str, section: &str) -> String {
-    let block = format!("{BEGIN}\n{section}{END}\n\n");
-    if let (Some(b), Some(e)) = (page.find(BEGIN), page.find(END)) {
+/// Rewrites one generated section of the page, keeping the rest (see `splice`).
+pub fn write_section(
+    root: &Path,
+    markers: &Markers,
+    section: &str,
+    after: Option<&str>,
+) -> Result<()> {
+    let page = std::fs::read_to_string(root.join(PAGE)).unwrap_or_else(|_| "# Benchmarks\n".into());
+    std::fs::write(root.join(PAGE), splice(&page, markers, section, after))?;
+    Ok(())
+}
+
+/// The page with `section` between the markers. The first time (no markers yet) the section
+/// goes before the first `## ` heading that follows `after` (the page's start when `after` is
+/// `None` or not on the page), or at the end.
+fn splice(page: &str, markers: &Markers, section: &str, after: Option<&str>) -> String {
+    let (begin, end) = (markers.begin, markers.end);
+    let block = format!("{begin}\n{section}{end}\n\n");
+    if let Some(b) = page.find(begin)
+        && let Some(e) = page[b..].find(end).map(|e| b + e)
+    {
         return format!(
             "{}{block}{}",
             &page[..b],
-            page[e + END.len()..].trim_start_matches('\n')
+            page[e + end.len()..].trim_start_matches('\n')
         );
     }
-    match page.find("\n## ") {
+    let from = after
+        .and_then(|a| page.find(a).map(|i| i + a.len()))
+        .unwrap_or(0);
+    match page[from..].find("\n## ").map(|i| from + i) {
         Some(i) => format!("{}{block}{}", &page[..=i], &page[i + 1..]),
-        None => format!("{page}\n{block}"),
+        None => format!("{}\n\n{block}", page.trim_end_matches('\n')),
     }
 }
 
@@ -192,7 +221,11 @@ fn targets(bench: &Bench) -> String {
             "| 32 pods at once ≤ 1.15× one cold start | not measured in this run | – |".into(),
         );
     }
-    rows.push("| operator RSS ≤ 64 MiB with 1,000 KasprApps | not measured yet | – |".into());
+    rows.push(format!(
+        "| operator RSS ≤ 64 MiB with 1,000 KasprApps | measured by `cargo xtask bench operator`: \
+         [its section below]({}) | – |",
+        crate::bench_operator::ANCHOR
+    ));
     format!(
         "### Targets (ratios of medians from this run)\n\n| target | measured | met |\n|---|---|---|\n{}\n",
         rows.join("\n")
@@ -279,17 +312,57 @@ fn bar(case: Case, t: f64, fraction: f64, y: f64) -> String {
 mod tests {
     use super::*;
 
+    const OPERATOR: Markers = crate::bench_operator::MARKERS;
+
     #[test]
     fn splice_inserts_once_then_replaces_keeping_the_rest() {
+        let (begin, end) = (REALISTIC.begin, REALISTIC.end);
         let page = "# Benchmarks\n\nIntro.\n\n## Old section\n\nText.\n";
-        let first = splice(page, "one\n");
+        let first = splice(page, &REALISTIC, "one\n", None);
         assert!(first.contains("Intro.\n\n") && first.contains("one\n"));
         assert!(first.find("one").expect("section") < first.find("## Old").expect("old"));
-        let notes = first.replace(END, &format!("{END}\nnotes\n"));
-        let second = splice(&notes, "two\n");
+        let notes = first.replace(end, &format!("{end}\nnotes\n"));
+        let second = splice(&notes, &REALISTIC, "two\n", None);
         assert!(second.contains("two\n") && !second.contains("one\n"));
-        assert!(second.contains(&format!("{END}\n\nnotes\n")));
+        assert!(second.contains(&format!("{end}\n\nnotes\n")));
         assert!(second.contains("## Old section\n\nText.\n"));
-        assert_eq!(second.matches(BEGIN).count(), 1);
+        assert_eq!(second.matches(begin).count(), 1);
+    }
+
+    #[test]
+    fn two_sections_are_spliced_independently() {
+        let page = "# Benchmarks\n\nIntro.\n\n## Old section\n\nText.\n";
+        let page = splice(page, &REALISTIC, "realistic one\n", None);
+        // Hand-written notes after the realistic section stay with it.
+        let page = page.replace(
+            REALISTIC.end,
+            &format!("{}\n\n### Notes\n\nBy hand.\n", REALISTIC.end),
+        );
+        let page = splice(&page, &OPERATOR, "operator one\n", Some(REALISTIC.end));
+        let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+        assert!(at(REALISTIC.end) < at("### Notes"));
+        assert!(at("By hand.") < at(OPERATOR.begin), "{page}");
+        assert!(at(OPERATOR.end) < at("## Old section"), "{page}");
+
+        let again = splice(&page, &REALISTIC, "realistic two\n", None);
+        let again = splice(&again, &OPERATOR, "operator two\n", Some(REALISTIC.end));
+        assert!(again.contains("realistic two\n") && !again.contains("realistic one"));
+        assert!(again.contains("operator two\n") && !again.contains("operator one"));
+        assert_eq!(again.matches(OPERATOR.begin).count(), 1);
+        assert_eq!(again.matches(REALISTIC.begin).count(), 1);
+        assert!(again.contains("### Notes\n\nBy hand.\n"));
+        assert!(again.contains("## Old section\n\nText.\n"));
+        // Rewriting one leaves the other byte for byte.
+        let operator_part = |p: &str| p[p.find(OPERATOR.begin).expect("begin")..].to_owned();
+        let third = splice(&again, &REALISTIC, "realistic three\n", None);
+        assert_eq!(operator_part(&third), operator_part(&again));
+    }
+
+    #[test]
+    fn a_section_goes_at_the_end_when_no_heading_follows() {
+        let page = "# Benchmarks\n\nIntro.\n";
+        let out = splice(page, &OPERATOR, "op\n", Some(REALISTIC.end));
+        assert!(out.starts_with("# Benchmarks\n\nIntro.\n\n"));
+        assert!(out.ends_with(&format!("{}\nop\n{}\n\n", OPERATOR.begin, OPERATOR.end)));
     }
 }

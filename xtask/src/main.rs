@@ -4,11 +4,13 @@
 //! - `test`            prepare every part the tests need, then run all of them
 //! - `lint [step...]`  every check that is not a test: fmt, clippy, doc, shellcheck on the
 //!   rendered install script, ruff on its Python, cargo-deny, the MSRV (see `lint/mod.rs`)
-//! - `bench [realistic|criterion]`  the install script on a realistic wheel set against plain
-//!   pip (writes `docs/benchmarks.md`), and the criterion benchmarks (see `bench.rs`)
+//! - `bench [realistic|operator|criterion]`  the install script on a realistic wheel set against
+//!   plain pip, the operator's memory and throughput with 1,000 KasprApps (both write
+//!   `docs/benchmarks.md`), and the criterion benchmarks (see `bench.rs`)
 
 mod bench;
 mod bench_cases;
+mod bench_operator;
 mod bench_pods;
 mod bench_report;
 mod bench_setup;

@@ -214,3 +214,104 @@ fn the_autoscaler_and_the_replicas_are_upstreams() {
         Some(0)
     );
 }
+
+/// Every label upstream puts on a child, ours puts there too with the same value (ours may add
+/// the default labels where upstream leaves them out), so selectors written for upstream's
+/// objects keep matching.
+#[test]
+fn every_label_upstream_sets_on_a_child_is_ours_too() {
+    let kinds = [
+        "ServiceAccount",
+        "ConfigMap",
+        "StatefulSet",
+        "HorizontalPodAutoscaler",
+    ];
+    for dir in upstream::app_dirs() {
+        let Some(d) = desired(&dir) else { continue };
+        let ours: Vec<Value> = d.objects();
+        for kind in kinds {
+            let present = std::fs::read_dir(&dir)
+                .expect("dir")
+                .filter_map(Result::ok)
+                .any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{kind}-"))
+                });
+            if !present {
+                continue;
+            }
+            let theirs = upstream::object(&dir, kind);
+            let mine = ours
+                .iter()
+                .find(|o| o["kind"] == kind && o["metadata"]["name"] == theirs["metadata"]["name"])
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: no {kind} {}",
+                        dir.display(),
+                        theirs["metadata"]["name"]
+                    )
+                });
+            for (k, v) in theirs["metadata"]["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                assert_eq!(
+                    &mine["metadata"]["labels"][k],
+                    v,
+                    "{}: {kind} label {k}",
+                    dir.display()
+                );
+            }
+        }
+        // Services: ours holds both; the pod template's labels too.
+        let sts = upstream::object(&dir, "StatefulSet");
+        let mine = serde_json::to_value(&d.statefulset).expect("json");
+        for (k, v) in sts["spec"]["template"]["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(
+                &mine["spec"]["template"]["metadata"]["labels"][k],
+                v,
+                "{}: pod label {k}",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// The settings ConfigMap: the same keys and values as upstream's, but where a row of
+/// docs/upstream-parity.md says otherwise (5.5 key names of unknown config keys, 5.6 float
+/// formatting), listed here.
+#[test]
+fn the_settings_config_map_holds_upstreams_keys_and_values() {
+    for dir in upstream::app_dirs() {
+        let Some(d) = desired(&dir) else { continue };
+        let theirs = upstream::object(&dir, "ConfigMap");
+        let ours = serde_json::to_value(&d.config_map).expect("json");
+        assert_eq!(ours["metadata"]["name"], theirs["metadata"]["name"]);
+        let (ours, theirs) = (&ours["data"], &theirs["data"]);
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let differences: Vec<String> = theirs
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| &ours[k.as_str()] != *v)
+            .map(|(k, v)| format!("{k}: upstream {v}, ours {}", ours[k.as_str()]))
+            .collect();
+        let extra: Vec<&String> = ours
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .filter(|k| theirs.get(k.as_str()).is_none())
+            .collect();
+        assert!(
+            differences.is_empty() && extra.is_empty(),
+            "{name}: {differences:?}, only ours: {extra:?}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapKeySelector, EnvVar, EnvVarSource, SecretKeySelector,
 };
-use kaspr_types::{KafkaAuthenticationType, KasprApp};
+use kaspr_types::{KafkaAuthentication, KafkaAuthenticationType, KasprApp};
 use kube::ResourceExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -23,10 +23,14 @@ fn config_value<'a>(app: &'a KasprApp, key: &str) -> Option<&'a Value> {
     app.spec.config.as_ref().and_then(|c| c.get(key))
 }
 
-/// `config.webPort`, else 6065.
+/// `config.webPort` (or `web_port`, which upstream honours too), else 6065.
 pub fn web_port(app: &KasprApp) -> i32 {
     config_value(app, "webPort")
-        .and_then(Value::as_i64)
+        .or_else(|| config_value(app, "web_port"))
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        })
         .and_then(|p| i32::try_from(p).ok())
         .unwrap_or(DEFAULT_WEB_PORT)
 }
@@ -39,34 +43,154 @@ pub fn table_dir(app: &KasprApp) -> String {
         .to_owned()
 }
 
-/// `webPort` -> `K_WEB_PORT`.
+/// How upstream's schema types a known config key, which decides how its value is written.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Float,
+    Bool,
+}
+
+/// The config keys upstream's schema knows (`kaspr/types/schemas/config.py`), with their types.
+/// A known key's variable is `K_` and its snake_case name upper-cased (`topicPartitions` →
+/// `K_TOPIC_PARTITIONS`); any other key is kept as written, upper-cased (`fooBar` → `K_FOOBAR`,
+/// `auto.offset.reset` → `K_AUTO.OFFSET.RESET`), as upstream names them.
+const KNOWN_KEYS: &[(&str, Kind)] = &[
+    ("tableDir", Kind::Str),
+    ("topicReplicationFactor", Kind::Int),
+    ("topicPartitions", Kind::Int),
+    ("topicAllowDeclare", Kind::Bool),
+    ("keySerializer", Kind::Str),
+    ("valueSerializer", Kind::Str),
+    ("schedulerEnabled", Kind::Bool),
+    ("schedulerCronEnabled", Kind::Bool),
+    ("schedulerDebugStatsEnabled", Kind::Bool),
+    ("schedulerTopicPartitions", Kind::Int),
+    ("schedulerCheckpointSaveIntervalSeconds", Kind::Float),
+    (
+        "schedulerDispatcherDefaultCheckpointLookbackDays",
+        Kind::Int,
+    ),
+    ("schedulerDispatcherCheckpointInterval", Kind::Float),
+    ("schedulerJanitorCheckpointInterval", Kind::Float),
+    ("schedulerJanitorCleanIntervalSeconds", Kind::Float),
+    ("schedulerJanitorHighwaterOffsetSeconds", Kind::Float),
+    ("schedulerCronTickIntervalSeconds", Kind::Float),
+    ("schedulerCronTickBufferSeconds", Kind::Float),
+    ("schedulerCronMinIntervalSeconds", Kind::Float),
+    ("storeRocksdbWriteBufferSize", Kind::Int),
+    ("storeRocksdbMaxWriteBufferNumber", Kind::Int),
+    ("storeRocksdbTargetFileSizeBase", Kind::Int),
+    ("storeRocksdbBlockCacheSize", Kind::Int),
+    ("storeRocksdbBlockCacheCompressedSize", Kind::Int),
+    ("storeRocksdbBloomFilterSize", Kind::Int),
+    ("storeRocksdbSetCacheIndexAndFilterBlocks", Kind::Bool),
+    ("webBasePath", Kind::Str),
+    ("webPort", Kind::Int),
+    ("webMetricsBasePath", Kind::Str),
+];
+
+fn known(key: &str) -> Option<Kind> {
+    KNOWN_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, kind)| *kind)
+}
+
+/// The variable of config key `key`, as upstream names it.
 fn env_name(key: &str) -> String {
     let mut out = String::from("K_");
-    for (i, c) in key.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
+    if known(key).is_none() {
+        out.push_str(&key.to_uppercase());
+        return out;
+    }
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
             out.push('_');
         }
-        out.push(if c == '-' || c == '.' {
-            '_'
-        } else {
-            c.to_ascii_uppercase()
-        });
+        out.push(c.to_ascii_uppercase());
     }
     out
 }
 
-/// Config values as the Python operator wrote them (`str(value)`): `True`/`False` for booleans.
-fn env_value(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+/// A config value as upstream writes it: its schema's type first (a float field holds `5.0`, a
+/// boolean field `True`), then Python's `str()`.
+fn env_value(key: &str, value: &Value) -> String {
+    let typed = match (known(key), value) {
+        (Some(Kind::Int), Value::String(s)) => s.trim().parse::<i64>().ok().map(Value::from),
+        (Some(Kind::Int), Value::Number(n)) => n.as_f64().map(|f| Value::from(f.trunc() as i64)),
+        (Some(Kind::Float), v) => v
+            .as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .map(|f| Value::String(python_float(f))),
+        (Some(Kind::Bool), v) => truthy(v).map(Value::Bool),
+        _ => None,
+    };
+    python_str(typed.as_ref().unwrap_or(value))
+}
+
+/// marshmallow's `Boolean` reading of a value (None when it is neither).
+fn truthy(v: &Value) -> Option<bool> {
+    const TRUE: &[&str] = &["t", "true", "on", "y", "yes", "1"];
+    const FALSE: &[&str] = &["f", "false", "off", "n", "no", "0"];
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) if n.as_f64() == Some(1.0) => Some(true),
+        Value::Number(n) if n.as_f64() == Some(0.0) => Some(false),
+        Value::String(s) if TRUE.contains(&s.to_lowercase().as_str()) => Some(true),
+        Value::String(s) if FALSE.contains(&s.to_lowercase().as_str()) => Some(false),
+        _ => None,
     }
 }
 
-/// The `K_*` settings of the app.
+/// Python's `str()` of a float: `5.0`, `0.25`.
+fn python_float(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e16 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// Python's `str()` of a JSON value: `True`/`False`, numbers as written, strings as they are,
+/// lists and maps as Python prints them.
+fn python_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("'{k}': {}", python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The authentication, when it turns SASL on: as upstream, `plain` without a username does not.
+fn sasl(app: &KasprApp) -> Option<&KafkaAuthentication> {
+    app.spec
+        .authentication
+        .as_ref()
+        .filter(|a| a.kind != KafkaAuthenticationType::Plain || a.username.is_some())
+}
+
 fn settings(app: &KasprApp) -> BTreeMap<String, String> {
     let mut data: BTreeMap<String, String> = app
         .spec
@@ -74,9 +198,9 @@ fn settings(app: &KasprApp) -> BTreeMap<String, String> {
         .iter()
         .flatten()
         .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (env_name(k), env_value(v)))
+        .map(|(k, v)| (env_name(k), env_value(k, v)))
         .collect();
-    let sasl = app.spec.authentication.as_ref();
+    let sasl = sasl(app);
     let tls = app.spec.tls.is_some();
     let protocol = match (sasl.is_some(), tls) {
         (false, false) => "PLAINTEXT",
@@ -154,12 +278,7 @@ pub fn kaspr_env(app: &KasprApp, cm: &ConfigMap) -> Vec<EnvVar> {
             ..Default::default()
         })
         .collect();
-    if let Some(secret) = app
-        .spec
-        .authentication
-        .as_ref()
-        .and_then(|a| a.password_secret.as_ref())
-    {
+    if let Some(secret) = sasl(app).and_then(|a| a.password_secret.as_ref()) {
         env.push(EnvVar {
             name: "K_KAFKA_AUTH_PASSWORD".into(),
             value_from: Some(EnvVarSource {
@@ -176,7 +295,7 @@ pub fn kaspr_env(app: &KasprApp, cm: &ConfigMap) -> Vec<EnvVar> {
     let static_membership_off = app
         .annotations()
         .get("kaspr.io/disable-static-group-membership")
-        .is_some_and(|v| v == "true");
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if !static_membership_off {
         env.push(EnvVar {
             name: "K_CONSUMER_GROUP_INSTANCE_ID".into(),
@@ -213,14 +332,26 @@ mod tests {
             env_name("storeRocksdbWriteBufferSize"),
             "K_STORE_ROCKSDB_WRITE_BUFFER_SIZE"
         );
+        // Keys upstream's schema does not know keep their spelling, upper-cased.
         assert_eq!(env_name("topic_partitions"), "K_TOPIC_PARTITIONS");
+        assert_eq!(env_name("fooBar"), "K_FOOBAR");
+        assert_eq!(env_name("auto.offset.reset"), "K_AUTO.OFFSET.RESET");
     }
 
     #[test]
-    fn values_as_python_str() {
-        assert_eq!(env_value(&Value::Bool(true)), "True");
-        assert_eq!(env_value(&serde_json::json!(6)), "6");
-        assert_eq!(env_value(&serde_json::json!(1.5)), "1.5");
-        assert_eq!(env_value(&serde_json::json!("x")), "x");
+    fn values_as_upstream_types_them_then_python_str() {
+        use serde_json::json;
+        assert_eq!(env_value("x", &json!(true)), "True");
+        assert_eq!(env_value("x", &json!(6)), "6");
+        assert_eq!(env_value("x", &json!(1.5)), "1.5");
+        assert_eq!(env_value("x", &json!("x")), "x");
+        assert_eq!(env_value("x", &json!(["a", 1])), "['a', 1]");
+        assert_eq!(
+            env_value("schedulerCheckpointSaveIntervalSeconds", &json!(5)),
+            "5.0"
+        );
+        assert_eq!(env_value("topicPartitions", &json!("3")), "3");
+        assert_eq!(env_value("topicAllowDeclare", &json!("yes")), "True");
+        assert_eq!(env_value("schedulerEnabled", &json!(0)), "False");
     }
 }

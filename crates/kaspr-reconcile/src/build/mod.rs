@@ -123,12 +123,17 @@ fn field_ref(path: &str) -> Option<k8s_openapi::api::core::v1::EnvVarSource> {
     })
 }
 
-/// Metadata shared by the children: name, namespace, labels, owner.
+/// Metadata shared by the children: name, namespace, labels (the defaults, then the KasprApp's
+/// own where they do not clash, as upstream's `kopf.adopt` copies them), owner.
 fn metadata(app: &KasprApp, name: String) -> ObjectMeta {
+    let mut labels = names::labels(app);
+    for (k, v) in app.labels() {
+        labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     ObjectMeta {
         name: Some(name),
         namespace: app.namespace(),
-        labels: Some(names::labels(app)),
+        labels: Some(labels),
         owner_references: app.controller_owner_ref(&()).map(|o| vec![o]),
         ..Default::default()
     }

@@ -38,7 +38,11 @@ pub fn packages_pvc(
         metadata: ObjectMeta {
             name: Some(names::packages_pvc(app)),
             namespace: app.namespace(),
-            labels: Some(names::labels(app)),
+            labels: Some({
+                let mut labels = names::labels(app);
+                labels.insert("kaspr.io/component".into(), "python-packages".into());
+                labels
+            }),
             // Owned (and so deleted with the app) only when deleteClaim says so.
             owner_references: if spec.cache.delete_claim {
                 app.controller_owner_ref(&()).map(|o| vec![o])
