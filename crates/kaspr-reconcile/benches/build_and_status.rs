@@ -48,6 +48,7 @@ fn benches(c: &mut Criterion) {
             compute(
                 &Observed {
                     hpa: None,
+                    members: &[],
                     app: &app,
                     hash: Some("a38d296f011adb6e"),
                     statefulset: None,

@@ -24,6 +24,8 @@ use tracing::instrument;
 use crate::apply::apply_all;
 use crate::build;
 use crate::error::{Error, api_message};
+use crate::member_actions::{self, HungCounts};
+use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
 use crate::observe::{self, Snapshot, Stores, WatchErrors};
@@ -38,6 +40,8 @@ const REQUEUE_BUSY: Duration = Duration::from_secs(30);
 /// short requeue is what notices a Secret created later and resumes the rollout.
 pub const REQUEUE_BLOCKED: Duration = Duration::from_secs(15);
 const REQUEUE_IDLE: Duration = Duration::from_secs(300);
+/// How often members are asked for their status (upstream: every 30 s).
+const REQUEUE_MEMBERS: Duration = Duration::from_secs(60);
 const BACKOFF_BASE: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -46,8 +50,12 @@ pub struct Context {
     client: Client,
     recorder: Recorder,
     metrics: Metrics,
-    /// Operator-wide settings (the image registry).
+    /// Operator-wide settings (the image registry, member checks).
     settings: Settings,
+    /// The members' web API client.
+    members: Members,
+    /// Members seen hung, per app, check after check.
+    hung: HungCounts,
     /// The caches observe reads, kept by the controller's watches.
     stores: Stores,
     /// Install reports already counted (pod uid + restart count).
@@ -72,7 +80,9 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
+            members: Members::new(settings.members.clone()),
             settings,
+            hung: HungCounts::default(),
             stores,
             seen_reports: Mutex::default(),
             failures: Mutex::default(),
@@ -102,6 +112,22 @@ impl Context {
             written.insert(ObjectRef::from_obj(app), status.clone());
         }
         Ok(())
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn members(&self) -> &Members {
+        &self.members
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn hung(&self) -> &HungCounts {
+        &self.hung
     }
 
     fn forget(&self, app: &KasprApp) {
@@ -141,7 +167,7 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         return Ok(Action::await_change());
     }
     ctx.metrics.record_spec(app);
-    let snapshot = match observe::observe(&ctx.client, &ctx.stores, app).await {
+    let snapshot = match observe::observe(&ctx.client, &ctx.stores, &ctx.members, app).await {
         Ok(snapshot) => snapshot,
         Err(error) => return Err(show_read_failure(ctx, app, error).await),
     };
@@ -169,15 +195,28 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         warn(ctx, app, b.reason(), &b.message()).await;
     }
     count_new_reports(ctx, app, &snapshot, hash);
-    let state = write_status(ctx, app, &snapshot, hash, blocked.clone()).await?;
-    Ok(next_check(blocked.as_ref(), state))
+    let status = write_status(ctx, app, &snapshot, hash, blocked.clone()).await?;
+    let available = snapshot
+        .statefulset
+        .as_ref()
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0);
+    member_actions::rebalance_if_asked(ctx, app, &snapshot.members, available).await;
+    member_actions::restart_hung_members(ctx, app, &status, k8s_openapi::jiff::Timestamp::now())
+        .await;
+    let state = status.python_packages.as_ref().and_then(|p| p.state);
+    let polling = ctx.members.enabled() && app.spec.replicas.unwrap_or(1) > 0;
+    Ok(next_check(blocked.as_ref(), state, polling))
 }
 
-/// When to look again without any watch event.
-fn next_check(blocked: Option<&Blocked>, state: Option<PackagesState>) -> Action {
+/// When to look again without any watch event. Members change without a watch event
+/// (rebalances, hung members), so an app whose members are asked is looked at every minute.
+fn next_check(blocked: Option<&Blocked>, state: Option<PackagesState>, polling: bool) -> Action {
     match state {
         _ if blocked.is_some() => Action::requeue(REQUEUE_BLOCKED),
         Some(PackagesState::Pending | PackagesState::Installing) => Action::requeue(REQUEUE_BUSY),
+        _ if polling => Action::requeue(REQUEUE_MEMBERS),
         _ => Action::requeue(REQUEUE_IDLE),
     }
 }
@@ -258,19 +297,19 @@ async fn write_status(
     snapshot: &Snapshot,
     hash: Option<&str>,
     blocked: Option<Blocked>,
-) -> Result<Option<PackagesState>, Error> {
+) -> Result<KasprAppStatus, Error> {
     let observed = Observed {
         hpa: snapshot.hpa.as_deref(),
         app,
         hash,
         statefulset: snapshot.statefulset.as_deref(),
         pods: &snapshot.pods,
+        members: &snapshot.members,
         blocked,
     };
     let status = status::compute(&observed, status::now());
-    let state = status.python_packages.as_ref().and_then(|p| p.state);
     ctx.write(app, &status).await?;
-    Ok(state)
+    Ok(status)
 }
 
 /// Writes `status` through the status subresource with server-side apply (our field manager
@@ -294,8 +333,19 @@ pub async fn patch_status(
 }
 
 async fn warn(ctx: &Context, app: &KasprApp, reason: &str, note: &str) {
+    event(ctx, app, EventType::Warning, reason, note).await;
+}
+
+/// Publishes an event on `app` (the note cut to 1,024 characters); a failure is only logged.
+pub(crate) async fn event(
+    ctx: &Context,
+    app: &KasprApp,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
-        type_: EventType::Warning,
+        type_,
         reason: reason.into(),
         note: Some(note.chars().take(1024).collect()),
         action: "Reconcile".into(),

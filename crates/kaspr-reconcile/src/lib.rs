@@ -12,6 +12,8 @@ pub mod build;
 pub mod controller;
 pub mod error;
 mod mapper;
+pub mod member_actions;
+pub mod members;
 pub mod metrics;
 pub mod names;
 pub mod observe;
@@ -21,5 +23,5 @@ pub mod validate;
 
 pub use controller::{Context, run};
 pub use error::Error;
-pub use settings::{IMAGE_REGISTRY_ENV, Settings};
+pub use settings::{HungMembers, IMAGE_REGISTRY_ENV, Settings};
 pub use validate::{ValidatedApp, validate};

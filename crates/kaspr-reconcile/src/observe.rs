@@ -19,6 +19,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use crate::build::Existing;
 use crate::error::{Error, watch_message};
+use crate::members::{MemberReport, Members};
 use crate::names;
 
 /// How long a reconcile waits for a cache that has not been filled yet (the operator just
@@ -172,6 +173,8 @@ pub(crate) struct Snapshot {
     /// Every Secret the spec references (`KasprAppSpec::secret_references`), once each, as
     /// read.
     pub secrets: Vec<SecretKeys>,
+    /// What the available members' web API said (empty when not asked or none answered).
+    pub members: Vec<MemberReport>,
 }
 
 impl Snapshot {
@@ -191,6 +194,7 @@ impl Snapshot {
 pub(crate) async fn observe(
     client: &Client,
     stores: &Stores,
+    members: &Members,
     app: &KasprApp,
 ) -> Result<Snapshot, Error> {
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
@@ -241,10 +245,18 @@ pub(crate) async fn observe(
         .map(|c| PersistentVolumeClaim::clone(c))
         .collect();
     table_claims.sort_by_key(|c| c.name_any());
+    let statefulset = stores
+        .statefulsets
+        .get(&ObjectRef::new(&sts_name).within(&ns));
+    let available = statefulset
+        .as_ref()
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.available_replicas)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0);
     Ok(Snapshot {
-        statefulset: stores
-            .statefulsets
-            .get(&ObjectRef::new(&sts_name).within(&ns)),
+        members: members.statuses(app, available).await,
+        statefulset,
         packages_pvc: stores.pvcs.get(&ObjectRef::new(&pvc_name).within(&ns)),
         table_claims,
         hpa: stores.hpas.get(&ObjectRef::new(&hpa_name).within(&ns)),
@@ -324,9 +336,14 @@ mod tests {
         ] {
             w.ready();
         }
-        let snapshot = observe(&offline_client(), &stores, &app())
-            .await
-            .expect("observed");
+        let snapshot = observe(
+            &offline_client(),
+            &stores,
+            &Members::new(Default::default()),
+            &app(),
+        )
+        .await
+        .expect("observed");
         let names: Vec<String> = snapshot.pods.iter().map(|p| p.name_any()).collect();
         assert_eq!(names, ["orders-app-0", "orders-app-1"]);
         assert!(snapshot.statefulset.is_none() && snapshot.secrets.is_empty());
@@ -348,7 +365,14 @@ mod tests {
         );
         // A relist starting again does not clear it; only objects arriving would.
         errors.record::<StatefulSet>("StatefulSet", &Ok(watcher::Event::Init));
-        let Err(error) = observe(&offline_client(), &stores, &app()).await else {
+        let Err(error) = observe(
+            &offline_client(),
+            &stores,
+            &Members::new(Default::default()),
+            &app(),
+        )
+        .await
+        else {
             panic!("observed without a synced cache");
         };
         assert_eq!(

@@ -1,24 +1,75 @@
 //! The operator's own settings: what applies to every app it manages, read once at start.
 
+use std::time::Duration;
+
+use crate::members::MemberCheck;
+
 /// Environment variable of the image registry put in front of every app's image, as upstream
 /// names it (e.g. `registry.example.com/mirror` turns `kasprio/kaspr:0.11.19` into
 /// `registry.example.com/mirror/kasprio/kaspr:0.11.19`).
 pub const IMAGE_REGISTRY_ENV: &str = "KASPR_IMAGE_REGISTRY";
 
-/// Operator-wide settings that shape the children it builds.
+/// Operator-wide settings that shape the children it builds and what it asks members.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
     /// Registry prefix for every app's image (`KASPR_IMAGE_REGISTRY`); None or empty: none.
     pub image_registry: Option<String>,
+    /// The members' web API calls (`CLIENT_STATUS_CHECK_ENABLED`,
+    /// `CLIENT_STATUS_CHECK_TIMEOUT_SECONDS`, as upstream names them).
+    pub members: MemberCheck,
+    /// Hung-member recovery (`HUNG_MEMBER_DETECTION_ENABLED`,
+    /// `HUNG_REBALANCING_THRESHOLD_SECONDS`); an app's annotations override both.
+    pub hung_members: HungMembers,
+}
+
+/// When a member stuck in a rebalance is restarted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HungMembers {
+    pub enabled: bool,
+    /// How long a member may rebalance (not recovering) before it counts as hung.
+    pub threshold: Duration,
+}
+
+impl Default for HungMembers {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: Duration::from_secs(300),
+        }
+    }
 }
 
 impl Settings {
     /// From the process environment (what `run` and `render` use).
     pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let defaults = Self::default();
         Self {
-            image_registry: std::env::var(IMAGE_REGISTRY_ENV)
-                .ok()
-                .filter(|r| !r.trim().is_empty()),
+            image_registry: var(IMAGE_REGISTRY_ENV),
+            members: MemberCheck {
+                enabled: var("CLIENT_STATUS_CHECK_ENABLED")
+                    .map_or(defaults.members.enabled, |v| truthy(&v)),
+                timeout: var("CLIENT_STATUS_CHECK_TIMEOUT_SECONDS")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map_or(defaults.members.timeout, Duration::from_secs_f64),
+                ..defaults.members
+            },
+            hung_members: HungMembers {
+                enabled: var("HUNG_MEMBER_DETECTION_ENABLED")
+                    .map_or(defaults.hung_members.enabled, |v| truthy(&v)),
+                threshold: var("HUNG_REBALANCING_THRESHOLD_SECONDS")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map_or(defaults.hung_members.threshold, Duration::from_secs),
+            },
         }
     }
+}
+
+/// Upstream's reading of a yes/no setting or annotation: `true`, `1`, `yes` (any case).
+pub(crate) fn truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    )
 }

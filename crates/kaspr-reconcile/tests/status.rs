@@ -69,9 +69,13 @@ fn failed_with_authentication() {
                     ERROR: HTTP error 401 while getting https://pypi.example.com/simple/pandas/";
     assert_eq!(p.error.as_deref(), Some(expected));
     let c = cond(&s, condition::PYTHON_PACKAGES_READY);
+    let with_link = format!(
+        "{expected} Troubleshooting: {}#authentication",
+        kaspr_reconcile::status::USER_GUIDE
+    );
     assert_eq!(
         (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
-        ("False", "InstallFailed", expected)
+        ("False", "InstallFailed", with_link.as_str())
     );
 }
 
@@ -135,6 +139,7 @@ fn reports_of_an_older_hash_are_ignored() {
     let s = compute(
         &Observed {
             hpa: None,
+            members: &[],
             app: &a,
             hash: Some("0000000000000000"),
             statefulset: None,
@@ -165,6 +170,7 @@ fn transition_time_is_kept_while_status_is_unchanged() {
     let later = compute(
         &Observed {
             hpa: None,
+            members: &[],
             app: &a,
             hash: Some(HASH),
             statefulset: Some(&statefulset(3)),
@@ -269,6 +275,7 @@ fn an_autoscaler_without_metrics_is_named_as_why_the_app_is_not_ready() {
         .expect("hpa");
     let observed = |hpa| Observed {
         hpa,
+        members: &[],
         app: &a,
         hash: None,
         statefulset: None,

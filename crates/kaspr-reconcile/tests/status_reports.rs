@@ -80,9 +80,14 @@ fn oom_killed_init_container_without_a_report_is_out_of_memory() {
         "the log tail is no report"
     );
     let c = cond(&s, condition::PYTHON_PACKAGES_READY);
+    assert_eq!(c.reason, "InstallFailed");
     assert_eq!(
-        (c.reason.as_str(), c.message.as_str()),
-        ("InstallFailed", error)
+        c.message,
+        format!(
+            "{error} Troubleshooting: {}#out_of_memory",
+            kaspr_reconcile::status::USER_GUIDE
+        ),
+        "the error, then where to read about it"
     );
     let reports = pod_reports(&pods("oom-killed.json"));
     let r = reports[0].report.as_ref().expect("a synthesized report");
@@ -147,4 +152,30 @@ fn oom_killed_is_counted_under_out_of_memory() {
         !text.contains("kasprop_package_install_timeouts_total{"),
         "{text}"
     );
+}
+
+/// Every failed install's condition links the user guide's section for its error type, and the
+/// guide has that section (its heading is the error type's wire name).
+#[test]
+fn a_failed_install_points_at_its_troubleshooting_section() {
+    use kaspr_reconcile::status::{USER_GUIDE, troubleshooting};
+    let guide = std::fs::read_to_string(
+        kaspr_test_support::workspace_root().join("docs/user-guide/python-packages.md"),
+    )
+    .expect("user guide");
+    let names = kaspr_test_support::schema::allowed_strings::<InstallErrorType>();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        let error_type: InstallErrorType =
+            serde_json::from_value(serde_json::Value::String(name)).expect("a variant");
+        let link = troubleshooting(Some(error_type));
+        assert_eq!(link, format!("{USER_GUIDE}#{}", error_type.as_str()));
+        assert!(
+            guide.contains(&format!("### `{}`", error_type.as_str())),
+            "the guide has no section for {error_type}"
+        );
+    }
+    assert!(guide.contains("### Without an error type"));
+    assert!(guide.contains("### Sizing, with a worked example"));
+    assert!(USER_GUIDE.starts_with("https://"));
 }

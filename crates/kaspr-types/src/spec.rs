@@ -31,7 +31,10 @@ use crate::wire::wire_names;
     status = "KasprAppStatus",
     derive = "Default",
     derive = "PartialEq",
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.kasprVersion"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Members","type":"string","jsonPath":".status.availableMembers"}"#,
+    printcolumn = r#"{"name":"Rebalancing","type":"string","jsonPath":".status.rebalancingMembers"}"#,
     printcolumn = r#"{"name":"Packages","type":"string","jsonPath":".status.pythonPackages.state"}"#,
     printcolumn = r#"{"name":"Hash","type":"string","jsonPath":".status.pythonPackages.hash","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#

@@ -29,6 +29,19 @@ pub struct KasprAppStatus {
     /// Ready replicas out of desired, e.g. `2/3` (a string, as upstream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_members: Option<String>,
+    /// The Kaspr version the pods run: the tag of the `kaspr` container's image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kaspr_version: Option<String>,
+    /// Whether the StatefulSet's pods are not all on its current revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_in_progress: Option<bool>,
+    /// Members rebalancing out of members that answered, e.g. `0/3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalancing_members: Option<String>,
+    /// Each member (pod) as its Kaspr web API (`GET /status/`) last described it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["id"]))]
+    pub members: Vec<MemberStatus>,
     /// `Ready`, `Progressing`, `PythonPackagesReady`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -36,6 +49,32 @@ pub struct KasprAppStatus {
     /// What happened to the app's Python packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python_packages: Option<PythonPackagesStatus>,
+}
+
+/// One member of the app (the pod `<name>-app-<id>`), as its web API described it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// The pod's ordinal.
+    pub id: u32,
+    /// Whether the member leads the consumer group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<bool>,
+    /// Whether the member is in a rebalance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalancing: Option<bool>,
+    /// Whether the member is recovering its tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovering: Option<bool>,
+    /// The pod's uid (a new pod of the same member has another).
+    #[serde(default, rename = "podUID", skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// When the pod was created (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_creation_time: Option<String>,
+    /// When `leader`, `rebalancing`, `recovering` or the pod last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
 }
 
 /// What happened to the app's Python packages.

@@ -65,6 +65,7 @@ async fn operator_status_patches_are_accepted() {
         let pods = pods(fixture);
         let observed = Observed {
             hpa: None,
+            members: &[],
             app: &app,
             hash: Some("a38d296f011adb6e"),
             statefulset: None,

@@ -23,6 +23,7 @@ use kube::{Resource, ResourceExt};
 
 pub(crate) use child::Child;
 pub use child::Orphan;
+pub(crate) use config::web_port;
 pub use live::live_hashes;
 pub use packages::{LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, script_paths};
 pub use storage::StorageChange;

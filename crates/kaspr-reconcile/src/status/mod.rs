@@ -5,6 +5,7 @@
 //! reports read from pods, `blocked` why a rollout is held.
 
 mod blocked;
+mod members;
 mod packages;
 mod reports;
 
@@ -14,8 +15,10 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState, condition};
 
+use crate::members::MemberReport;
+
 pub use blocked::Blocked;
-pub use packages::{error_text, human_duration};
+pub use packages::{USER_GUIDE, error_text, human_duration, troubleshooting};
 use packages::{packages_condition, packages_status};
 pub use reports::{PodReport, pod_reports};
 
@@ -28,6 +31,8 @@ pub struct Observed<'a> {
     /// The app's HorizontalPodAutoscaler, which owns the replicas.
     pub hpa: Option<&'a HorizontalPodAutoscaler>,
     pub pods: &'a [Pod],
+    /// What the members' web API said this round (empty when not asked).
+    pub members: &'a [MemberReport],
     pub blocked: Option<Blocked>,
 }
 
@@ -178,9 +183,26 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
             &now,
         ));
     }
+    let members = members::members(
+        observed.members,
+        observed.pods,
+        &crate::names::component(app),
+        app.status.as_ref(),
+        &now,
+    );
+    let available = observed
+        .statefulset
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0);
     KasprAppStatus {
         observed_generation: generation,
         available_members: Some(format!("{ready_replicas}/{replicas}")),
+        kaspr_version: observed.statefulset.and_then(members::kaspr_version),
+        rollout_in_progress: observed.statefulset.and_then(members::rollout_in_progress),
+        rebalancing_members: (!observed.members.is_empty())
+            .then(|| members::rebalancing_members(&members, available)),
+        members,
         conditions,
         python_packages: packages,
     }

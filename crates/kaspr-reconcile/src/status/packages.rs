@@ -26,9 +26,13 @@ pub(super) fn packages_condition(
         Some(PackagesState::Failed) => (
             false,
             "InstallFailed",
-            p.error
-                .clone()
-                .unwrap_or_else(|| InstallErrorType::Unknown.message().to_owned()),
+            format!(
+                "{} Troubleshooting: {}",
+                p.error
+                    .clone()
+                    .unwrap_or_else(|| InstallErrorType::Unknown.message().to_owned()),
+                troubleshooting(p.error_type)
+            ),
         ),
         Some(PackagesState::Installing) => (
             false,
@@ -40,6 +44,21 @@ pub(super) fn packages_condition(
             "Pending",
             "Waiting for a pod to install or find the packages".into(),
         ),
+    }
+}
+
+/// The user guide, where each install error type has its own troubleshooting section.
+pub const USER_GUIDE: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/docs/user-guide/python-packages.md"
+);
+
+/// The troubleshooting section of `error_type` in the user guide (its heading is the error
+/// type's wire name, so the anchor is that name).
+pub fn troubleshooting(error_type: Option<InstallErrorType>) -> String {
+    match error_type {
+        Some(t) => format!("{USER_GUIDE}#{}", t.as_str()),
+        None => format!("{USER_GUIDE}#without-an-error-type"),
     }
 }
 
@@ -173,7 +192,7 @@ fn apply_cache_usage(status: &mut PythonPackagesStatus, report: &InstallReport) 
     if percent > CACHE_WARN_PERCENT {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         status.warnings.push(format!(
-            "Package cache {percent:.1}% full ({:.2}GiB / {:.2}GiB); increase cache.size or lower cache.keepEnvs",
+            "Package cache {percent:.1}% full ({:.2}GiB / {:.2}GiB); increase cache.size or lower cache.keepEnvs (see {USER_GUIDE}#sizing-with-a-worked-example)",
             gib(cache.used_bytes),
             gib(cache.total_bytes)
         ));

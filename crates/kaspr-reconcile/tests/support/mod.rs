@@ -8,6 +8,7 @@
 pub mod api;
 pub mod build;
 pub mod fixtures;
+pub mod members;
 pub mod status;
 
 use std::sync::Arc;
@@ -64,18 +65,24 @@ pub fn context() -> (Arc<Context>, Verifier, Cluster) {
 }
 
 /// A context on the mock API server, with caches that hold nothing until `Cluster` fills them.
+/// Members are not asked (no member web API here); see `context_with_settings`.
 pub fn context_with(metrics: Metrics) -> (Arc<Context>, Verifier, Cluster) {
+    let mut settings = kaspr_reconcile::Settings::default();
+    settings.members.enabled = false;
+    context_with_settings(metrics, settings)
+}
+
+/// `context_with` under operator `settings`.
+pub fn context_with_settings(
+    metrics: Metrics,
+    settings: kaspr_reconcile::Settings,
+) -> (Arc<Context>, Verifier, Cluster) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let (stores, writers) = Stores::new();
     let cluster = Cluster::new(writers);
     (
-        Arc::new(Context::new(
-            client,
-            metrics,
-            stores,
-            kaspr_reconcile::Settings::default(),
-        )),
+        Arc::new(Context::new(client, metrics, stores, settings)),
         Verifier::new(handle),
         cluster,
     )

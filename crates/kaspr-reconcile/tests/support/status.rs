@@ -46,6 +46,7 @@ pub fn status_of(
     compute(
         &Observed {
             hpa: None,
+            members: &[],
             app,
             hash: Some(HASH),
             statefulset: sts,
