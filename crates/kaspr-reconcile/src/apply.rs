@@ -2,13 +2,10 @@
 //! then the deletion of the orphans — children the spec no longer asks for.
 
 use kube::Client;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
-};
+use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPolicy};
 
 use crate::build::{Child, Desired, Orphan, StorageChange};
 use crate::error::Error;
-use crate::names::FIELD_MANAGER;
 
 /// Applies every child of `desired` in order; the rollout itself (the StatefulSet) and the
 /// orphans' deletion only when `rollout` (a missing Secret holds the rollout, so running pods
@@ -59,14 +56,11 @@ async fn replace_statefulset(
     Ok(())
 }
 
-/// Server-side apply of one child as our field manager. A failure names its kind and name.
+/// Server-side apply of one child as our field manager (taking over what the Python operator
+/// wrote, see `takeover`). A failure names its kind and name.
 async fn apply(client: &Client, ns: &str, child: &Child) -> Result<(), Error> {
-    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &child.resource)
-        .patch(
-            &child.name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&child.object),
-        )
+    let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &child.resource);
+    crate::takeover::apply(&api, &child.name, &child.object)
         .await
         .map(|_| ())
         .map_err(|source| Error::Apply {

@@ -19,6 +19,7 @@ pub mod names;
 pub mod observe;
 mod settings;
 pub mod status;
+pub mod takeover;
 pub mod validate;
 
 pub use controller::{Context, run};

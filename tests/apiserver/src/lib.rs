@@ -25,6 +25,17 @@ pub async fn client_with_crd() -> Client {
 }
 
 async fn client() -> Client {
+    client_as(None).await
+}
+
+/// A client for the API server under test that sends `user_agent` (the API server names the
+/// field manager of a non-apply write after it: `OpenAPI-Generator/33.3.0/python` writes as
+/// `OpenAPI-Generator`, as the Python operator's client did).
+pub async fn client_with_user_agent(user_agent: &'static str) -> Client {
+    client_as(Some(user_agent)).await
+}
+
+async fn client_as(user_agent: Option<&'static str>) -> Client {
     let path = std::env::var(KUBECONFIG_ENV).unwrap_or_else(|_| {
         panic!(
             "{KUBECONFIG_ENV} is not set. These tests need a real API server: run `cargo xtask test` \
@@ -34,9 +45,15 @@ async fn client() -> Client {
         )
     });
     let kubeconfig = Kubeconfig::read_from(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .unwrap_or_else(|e| panic!("kubeconfig {path}: {e}"));
+    if let Some(agent) = user_agent {
+        config.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(agent),
+        ));
+    }
     Client::try_from(config).unwrap_or_else(|e| panic!("client for {path}: {e}"))
 }
 

@@ -144,3 +144,83 @@ async fn a_paused_app_is_left_alone_and_says_so() {
         .await
         .expect("cleanup");
 }
+
+/// Fields only the Python operator wrote (without server-side apply, so owned by the manager
+/// named after its client, `OpenAPI-Generator`) survive a plain server-side apply; after the
+/// takeover this operator applies with, they are gone and what the system owns stays.
+#[tokio::test]
+async fn fields_only_upstream_wrote_are_removed_after_the_takeover() {
+    use kube::api::{DynamicObject, PostParams};
+    use kube::core::ApiResource;
+    let ours = client_with_crd().await;
+    let upstream =
+        kaspr_apiserver_tests::client_with_user_agent("OpenAPI-Generator/33.3.0/python").await;
+    let name = "taken-over";
+    let theirs: Api<KasprApp> = Api::namespaced(upstream, "default");
+    let _ = theirs.delete(name, &DeleteParams::default()).await;
+    let written: KasprApp = serde_json::from_value(json!({
+        "apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
+        "metadata": {"name": name, "namespace": "default",
+                     "annotations": {"kaspr.io/resource-hash": "07b964e9f90eb69e", "team": "orders"}},
+        "spec": {"bootstrapServers": "kafka:9092", "replicas": 3}
+    }))
+    .expect("app");
+    theirs
+        .create(&PostParams::default(), &written)
+        .await
+        .expect("created as upstream");
+
+    let resource = ApiResource::erase::<KasprApp>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(ours.clone(), "default", &resource);
+    let desired = json!({
+        "apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
+        "metadata": {"name": name, "annotations": {"team": "orders"}},
+        "spec": {"bootstrapServers": "kafka:9092", "replicas": 3}
+    });
+    // A plain server-side apply leaves upstream's annotation: the hazard is real.
+    let plain = api
+        .patch(
+            name,
+            &PatchParams::apply("kaspr-operator").force(),
+            &Patch::Apply(&desired),
+        )
+        .await
+        .expect("applied");
+    assert!(plain.annotations().contains_key("kaspr.io/resource-hash"));
+
+    let taken = kaspr_reconcile::takeover::apply(&api, name, &desired)
+        .await
+        .expect("taken over");
+    assert!(
+        !taken.annotations().contains_key("kaspr.io/resource-hash"),
+        "{:?}",
+        taken.annotations()
+    );
+    assert_eq!(
+        taken.annotations().get("team").map(String::as_str),
+        Some("orders")
+    );
+    let managers: Vec<String> = taken
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|e| e.manager.clone())
+        .collect();
+    assert!(
+        !managers.iter().any(|m| m == "OpenAPI-Generator"),
+        "{managers:?}"
+    );
+    // Applying again changes nothing and takes nothing over.
+    let again = kaspr_reconcile::takeover::apply(&api, name, &desired)
+        .await
+        .expect("again");
+    assert_eq!(
+        again.metadata.resource_version,
+        taken.metadata.resource_version
+    );
+    Api::<KasprApp>::namespaced(ours, "default")
+        .delete(name, &DeleteParams::default())
+        .await
+        .expect("cleanup");
+}
