@@ -183,3 +183,30 @@ fn every_pod_template_field_reaches_the_pod_spec() {
         "unset: the Kubernetes default"
     );
 }
+
+#[test]
+fn a_template_env_entry_overrides_the_operators_of_that_name_once() {
+    let a = app_with_spec(
+        "orders",
+        "  bootstrapServers: k:9092\n  pythonPackages:\n    packages: [requests]\n  template:\n    kasprContainer:\n      env:\n      - {name: K_WEB_HOST, value: orders.example.com}\n      - {name: PACKAGES_HASH, value: mine}\n      - {name: EXTRA, value: x}\n",
+    );
+    let d = build(&a, &NONE).expect("builds");
+    let main = main_container(&d);
+    let env = main.env.as_deref().unwrap_or_default();
+    let named = |n: &str| env.iter().filter(|e| e.name == n).collect::<Vec<_>>();
+    assert_eq!(named("K_WEB_HOST").len(), 1, "no duplicate name");
+    assert_eq!(
+        env_var(main, "K_WEB_HOST").and_then(|e| e.value.as_deref()),
+        Some("orders.example.com")
+    );
+    assert_ne!(
+        env_var(main, "PACKAGES_HASH").and_then(|e| e.value.as_deref()),
+        Some("mine"),
+        "the packages hash stays the operator's: it rolls the pods"
+    );
+    assert_eq!(named("PACKAGES_HASH").len(), 1);
+    assert_eq!(
+        env_var(main, "EXTRA").and_then(|e| e.value.as_deref()),
+        Some("x")
+    );
+}

@@ -179,6 +179,16 @@ fn main_env(app: &KasprApp, cm: &ConfigMap, pkgs: Option<&Packages<'_>>) -> Vec<
             ..Default::default()
         });
     }
+    // As upstream, the user's entry wins over the operator's of the same name (e.g. to set
+    // `K_WEB_HOST`), but without a duplicate name; PYTHONPATH is joined above instead, and
+    // PACKAGES_HASH stays the operator's (it rolls the pods).
+    let kept = |e: &EnvVar| e.name != "PYTHONPATH" && e.name != "PACKAGES_HASH";
+    let overrides: Vec<String> = user
+        .iter()
+        .filter(|e| kept(e))
+        .map(|e| e.name.clone())
+        .collect();
+    env.retain(|e| !overrides.contains(&e.name));
     let ours: Vec<String> = env.iter().map(|e| e.name.clone()).collect();
     env.extend(user.into_iter().filter(|e| !ours.contains(&e.name)));
     env
