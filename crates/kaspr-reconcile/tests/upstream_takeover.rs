@@ -315,3 +315,47 @@ fn the_settings_config_map_holds_upstreams_keys_and_values() {
         );
     }
 }
+
+/// The packages PVC of every recorded app: the same name, labels upstream sets, access modes,
+/// size (the default is upstream's 256Mi) and class, so a takeover never resizes it.
+#[test]
+fn the_packages_pvc_is_upstreams() {
+    let mut compared = 0;
+    for dir in upstream::app_dirs() {
+        let has_pvc = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("PersistentVolumeClaim-")
+            });
+        let Some(d) = desired(&dir) else { continue };
+        assert_eq!(d.packages_pvc.is_some(), has_pvc, "{}", dir.display());
+        let Some(pvc) = &d.packages_pvc else { continue };
+        let theirs = upstream::object(&dir, "PersistentVolumeClaim");
+        let ours = serde_json::to_value(pvc).expect("json");
+        assert_eq!(ours["metadata"]["name"], theirs["metadata"]["name"]);
+        assert_eq!(ours["spec"], theirs["spec"], "{}", dir.display());
+        for (k, v) in theirs["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(
+                &ours["metadata"]["labels"][k],
+                v,
+                "{}: label {k}",
+                dir.display()
+            );
+        }
+        assert_eq!(
+            ours["metadata"]["ownerReferences"].is_array(),
+            theirs["metadata"]["ownerReferences"].is_array(),
+            "{}: owned exactly when upstream owns it",
+            dir.display()
+        );
+        compared += 1;
+    }
+    assert!(compared >= 8, "{compared} PVCs compared");
+}

@@ -7,8 +7,9 @@
 pub const INSTALL_RETRIES: u32 = 3;
 /// `installPolicy.timeout`, seconds per attempt.
 pub const INSTALL_TIMEOUT_SECONDS: u32 = 600;
-/// `cache.size` of the shared packages PVC.
-pub const CACHE_SIZE: &str = "1Gi";
+/// `cache.size` of the shared packages PVC: upstream's, so an app taken over without a size
+/// keeps its PVC as it is (growing it would need a class that allows expansion).
+pub const CACHE_SIZE: &str = "256Mi";
 /// `cache.deleteClaim`: the PVC goes with the KasprApp.
 pub const CACHE_DELETE_CLAIM: bool = true;
 /// `cache.keepEnvs`: environments kept besides the current one.

@@ -33,6 +33,6 @@ fn cache_size_may_only_grow() {
         }])
     );
     // The rest of the field's schema survives the merge of the rule.
-    assert_eq!(size["default"], "1Gi");
+    assert_eq!(size["default"], "256Mi");
     assert!(size["pattern"].is_string(), "{size}");
 }

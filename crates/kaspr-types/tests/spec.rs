@@ -41,7 +41,7 @@ fn defaults_are_applied() {
     assert_eq!(pp.install_policy.on_failure, kaspr_types::OnFailure::Block);
     assert_eq!(pp.installer, kaspr_types::Installer::Pip);
     assert!(!pp.cache.enabled);
-    assert_eq!(pp.cache.size, "1Gi");
+    assert_eq!(pp.cache.size, "256Mi");
     assert_eq!(
         pp.cache.access_mode,
         kaspr_types::CacheAccessMode::ReadWriteMany

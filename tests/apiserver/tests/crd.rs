@@ -108,7 +108,7 @@ async fn server_fills_defaults_of_omitted_objects() {
     assert_eq!(pp["installer"], "pip");
     assert_eq!(
         pp["cache"],
-        json!({"type": "pvc", "enabled": false, "size": "1Gi", "accessMode": "ReadWriteMany", "deleteClaim": true, "keepEnvs": 2})
+        json!({"type": "pvc", "enabled": false, "size": "256Mi", "accessMode": "ReadWriteMany", "deleteClaim": true, "keepEnvs": 2})
     );
 }
 
