@@ -2,34 +2,55 @@
 //!
 //! - `run [--listen ADDR]`: reconcile KasprApps (in-cluster, or the current kubeconfig) and
 //!   serve `/metrics`, `/healthz` and `/readyz` on ADDR (default `0.0.0.0:8080`)
-//! - `render -f FILE`: no cluster needed: print every child object of each KasprApp in FILE as
-//!   YAML, or its validation errors with field paths (exit 1)
+//! - `render -f FILE|-`: no cluster needed: print every child object of each KasprApp in FILE
+//!   (`-`: standard input) as YAML, or its errors with field paths (exit 1)
 //! - `crd`: print the KasprApp CustomResourceDefinition
+//!
+//! `--version` prints the version, `-h`/`--help` the usage of the binary or of a subcommand;
+//! a wrong argument exits 2 with clap's message.
 
 mod http;
 mod render;
 mod telemetry;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kaspr-operator run [--listen ADDR] | render -f FILE | crd";
+use clap::{Parser, Subcommand};
+
+/// Kubernetes operator for KasprApp resources with Python package management.
+#[derive(Parser)]
+#[command(name = "kaspr-operator", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reconcile KasprApps (in-cluster, or the current kubeconfig) and serve /metrics, /healthz
+    /// and /readyz.
+    Run {
+        /// Address of the /metrics, /healthz and /readyz server.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+        listen: String,
+    },
+    /// Print every child object of each KasprApp in a manifest as YAML, without a cluster.
+    #[command(long_about = render::LONG_ABOUT, after_help = render::AFTER_HELP)]
+    Render {
+        /// The manifest (YAML, any number of documents); `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the KasprApp CustomResourceDefinition (YAML).
+    Crd,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        ["crd"] => print_crd(),
-        ["render", "-f", file] => render::run(std::path::Path::new(file)),
-        ["run"] => run("0.0.0.0:8080"),
-        ["run", "--listen", addr] => run(addr),
-        ["-h" | "--help" | "help"] => {
-            println!("{USAGE}");
-            Ok(true)
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let result = match Cli::parse().command {
+        Command::Crd => print_crd(),
+        Command::Render { file } => render::run(&file),
+        Command::Run { listen } => run(&listen),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

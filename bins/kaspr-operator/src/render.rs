@@ -1,5 +1,7 @@
-//! `render -f FILE`: every child object of each KasprApp in FILE, without a cluster.
+//! `render -f FILE|-`: every child object of each KasprApp in FILE (or standard input), without
+//! a cluster.
 
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -9,16 +11,42 @@ use kaspr_types::KasprApp;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Renders every KasprApp document in `file` (other kinds, such as a Secret beside the app, are
-/// skipped). Returns whether all of them were valid.
+/// `render --help`: what is checked offline.
+pub const LONG_ABOUT: &str = "\
+Print every child object of each KasprApp in a manifest as YAML, without a cluster.
+
+Documents of other kinds (a Secret beside the app) are skipped. Each KasprApp is checked first \
+as the API server and the operator would: its fields (unknown fields, types and enum values), \
+the CRD's OpenAPI schema (patterns, lengths, ranges, list sizes) and its CEL rules, and what \
+the operator validates beyond them (PEP 508 requirements, URLs, Secret names). Every error \
+names its field path, e.g. spec.pythonPackages.cache.size; with any error nothing is printed \
+and the exit status is 1.";
+
+/// `render -h` and `--help`: what only the API server can check.
+pub const AFTER_HELP: &str = "\
+Not checked offline: rules comparing with the stored object, such as cache.size and \
+storage.size may not shrink, are checked by the API server only; so is whether the Secrets \
+the app references exist.";
+
+/// Renders every KasprApp document in `file` (`-`: standard input; other kinds, such as a
+/// Secret beside the app, are skipped). Returns whether all of them were valid.
 pub fn run(file: &Path) -> Result<bool> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let (name, text) = if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+        ("<stdin>".to_owned(), text)
+    } else {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        (file.display().to_string(), text)
+    };
     let mut all_valid = true;
     let mut out = String::new();
     for (n, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
-        let value = Value::deserialize(doc)
-            .with_context(|| format!("{}: document {n} is not YAML", file.display()))?;
+        let value =
+            Value::deserialize(doc).with_context(|| format!("{name}: document {n} is not YAML"))?;
         if value.is_null() || value["kind"] != "KasprApp" {
             continue;
         }
@@ -26,7 +54,7 @@ pub fn run(file: &Path) -> Result<bool> {
             Ok(yaml) => out.push_str(&yaml),
             Err(errors) => {
                 all_valid = false;
-                eprintln!("{}: document {n}: {errors}", file.display());
+                eprintln!("{name}: document {n}: {errors}");
             }
         }
     }
@@ -36,10 +64,23 @@ pub fn run(file: &Path) -> Result<bool> {
     Ok(all_valid)
 }
 
+/// A KasprApp from a manifest document; an error names the field that failed to parse, e.g.
+/// `spec.pythonPackages.cache.accessMode: unknown variant `ReadOnlyMany`, expected one of ...`.
+pub fn parse_app(value: Value) -> Result<KasprApp, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            format!("not a valid KasprApp: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
 /// The YAML stream of one app's objects, or the reasons it cannot be rendered.
 pub fn render_app(value: Value) -> Result<String, String> {
-    let mut app: KasprApp =
-        serde_json::from_value(value).map_err(|e| format!("not a valid KasprApp: {e}"))?;
+    let mut app = parse_app(value)?;
     let name = app
         .metadata
         .name

@@ -46,7 +46,7 @@ pub fn example_documents() -> Vec<(PathBuf, Value)> {
 pub fn documents(files: &[PathBuf]) -> Vec<(PathBuf, Value)> {
     let mut docs = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(&path)
+        let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("{} is not readable: {e}", path.display()));
         for doc in serde_yaml::Deserializer::from_str(&text) {
             let value: Value = serde::Deserialize::deserialize(doc)

@@ -2,15 +2,24 @@
 //! normalisation, the size of the packages list, characters no user string may hold. The
 //! operator refuses to roll out a spec that fails here, and `render` prints the errors.
 //!
+//! It also repeats everything the CRD's OpenAPI schema refuses that serde does not (each
+//! `pattern`, `minLength`/`maxLength`, `minimum`/`maximum`, `minItems`/`maxItems` under `spec`)
+//! and its CEL rules that need no stored object, so that `render` refuses offline what the API
+//! server would refuse. `tests/schema_constraints.rs` walks the generated CRD and proves it for
+//! every constraint there. Rules comparing with the stored object (`oldSelf`, e.g. `cache.size`
+//! may not shrink) can only be checked by the API server.
+//!
 //! Every error names the field path as a user writes it (`spec.pythonPackages.extraIndexUrls[1]`),
 //! the offending value (with any URL userinfo replaced by `****`; never at all when it holds a
 //! control character) and what would be accepted.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use garde::Validate;
 
 use crate::KasprAppSpec;
+use crate::defaults::limits;
 
 /// One rejected field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,9 +53,11 @@ impl fmt::Display for ValidationErrors {
 }
 
 impl KasprAppSpec {
-    /// Checks the spec beyond what the CRD schema enforces.
+    /// Checks the spec: everything the CRD schema enforces that serde does not (patterns,
+    /// lengths, ranges, list sizes, CEL rules without `oldSelf`), and beyond it. At most one
+    /// error per field from the per-field rules.
     pub fn check(&self) -> Result<(), ValidationErrors> {
-        let mut errors = match self.validate() {
+        let mut errors: Vec<FieldError> = match self.validate() {
             Ok(()) => Vec::new(),
             Err(report) => report
                 .iter()
@@ -56,6 +67,12 @@ impl KasprAppSpec {
                 })
                 .collect(),
         };
+        let reported: HashSet<String> = errors.iter().map(|e| e.path.clone()).collect();
+        errors.extend(
+            schema_errors(self)
+                .into_iter()
+                .filter(|e| !reported.contains(&e.path)),
+        );
         errors.extend(cross_field_errors(self));
         errors.sort_by(|a, b| a.path.cmp(&b.path));
         if errors.is_empty() {
@@ -97,6 +114,105 @@ impl KasprAppSpec {
         }
         warnings
     }
+}
+
+/// The schema's `storageClass` lengths (a Kubernetes object name).
+const STORAGE_CLASS_LEN: (usize, usize) = (1, 253);
+/// The schema's `maxLength` of `cache.gcs.prefix`.
+const MAX_GCS_PREFIX_LEN: usize = 512;
+
+/// What the CRD's OpenAPI schema refuses that neither serde nor the garde rules of the types
+/// catch: the constraints of fields whose rule is `skip` or only `plain_text`. (Patterns and
+/// lengths of requirements, URLs, hosts, Secret names and keys and bucket names are in their
+/// garde rules, `checks::requirement` and so on.)
+fn schema_errors(spec: &KasprAppSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut field = |path: String, result: garde::Result| {
+        if let Err(e) = result {
+            errors.push(FieldError {
+                path,
+                message: e.message().to_owned(),
+            });
+        }
+    };
+    let at_least =
+        |value: Option<i32>, min: i64| checks::at_least(value.map_or(min, i64::from), min);
+
+    field(
+        "spec.bootstrapServers".to_owned(),
+        checks::min_chars(&spec.bootstrap_servers, 1).map_err(|_| {
+            garde::Error::new(
+                "empty; write the Kafka bootstrap servers as host:port, comma separated, \
+                 e.g. \"kafka:9092\"",
+            )
+        }),
+    );
+    field("spec.replicas".to_owned(), at_least(spec.replicas, 0));
+    for (name, probe) in [
+        ("livenessProbe", &spec.liveness_probe),
+        ("readinessProbe", &spec.readiness_probe),
+    ] {
+        let Some(p) = probe else { continue };
+        for (key, value, min) in [
+            ("failureThreshold", p.failure_threshold, 1),
+            ("initialDelaySeconds", p.initial_delay_seconds, 0),
+            ("periodSeconds", p.period_seconds, 1),
+            ("successThreshold", p.success_threshold, 1),
+            ("timeoutSeconds", p.timeout_seconds, 1),
+        ] {
+            field(format!("spec.{name}.{key}"), at_least(value, min));
+        }
+    }
+    if let Some(size) = spec.storage.as_ref().and_then(|s| s.size.as_ref()) {
+        field("spec.storage.size".to_owned(), checks::quantity(size, &()));
+    }
+    if let Some(pod) = spec.template.as_ref().and_then(|t| t.pod.as_ref()) {
+        field(
+            "spec.template.pod.terminationGracePeriodSeconds".to_owned(),
+            checks::at_least(pod.termination_grace_period_seconds.unwrap_or(0), 0),
+        );
+        for (i, volume) in pod.volumes.iter().enumerate() {
+            field(
+                format!("spec.template.pod.volumes[{i}].name"),
+                checks::min_chars(&volume.name, 1),
+            );
+        }
+    }
+    let Some(pp) = &spec.python_packages else {
+        return errors;
+    };
+    let p = "spec.pythonPackages";
+    for (key, list) in [
+        ("extraIndexUrls", &pp.extra_index_urls),
+        ("trustedHosts", &pp.trusted_hosts),
+    ] {
+        field(
+            format!("{p}.{key}"),
+            checks::count_in(list, 0, limits::MAX_LIST_LEN, "entries"),
+        );
+    }
+    if let Some(class) = &pp.cache.storage_class {
+        let (min, max) = STORAGE_CLASS_LEN;
+        field(
+            format!("{p}.cache.storageClass"),
+            checks::min_chars(class, min).and_then(|()| checks::max_chars(class, max)),
+        );
+    }
+    field(
+        format!("{p}.cache.size"),
+        checks::quantity(&pp.cache.size, &()),
+    );
+    if let Some(gcs) = &pp.cache.gcs {
+        field(
+            format!("{p}.cache.gcs.prefix"),
+            checks::max_chars(&gcs.prefix, MAX_GCS_PREFIX_LEN),
+        );
+        field(
+            format!("{p}.cache.gcs.maxArchiveSize"),
+            checks::quantity(&gcs.max_archive_size, &()),
+        );
+    }
+    errors
 }
 
 /// Rules that span fields. The CRD has them as CEL too; they are repeated here for `render` and

@@ -135,8 +135,10 @@ fn packages_text_is_limited_to_32_kib() {
             "meta-package",
         ],
     );
-    // The case from the issue: 200 long requirements, each within the per-item limit.
-    assert_rejected(&list(200_000), path, &["200000 bytes"]);
+    // The case from the issue: 200 long requirements, each within the per-item limit (1,000
+    // characters; over 1,024 the item itself is refused, as by the schema's maxLength).
+    let long = format!("  packages: {:?}\n", requirements_of_bytes(200, 200_000));
+    assert_rejected(&long, path, &["200000 bytes"]);
 }
 
 #[test]

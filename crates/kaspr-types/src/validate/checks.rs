@@ -78,6 +78,98 @@ pub fn plain_text<T: AsRef<str>>(value: &T, _: &()) -> Result {
     printable(value.as_ref())
 }
 
+/// The schema's `maxLength` of `trustedHosts` items: a 253-character hostname and a port.
+pub const MAX_TRUSTED_HOST_LEN: usize = 261;
+
+/// At most `max` characters (the schema's `maxLength`, which counts characters, not bytes).
+pub fn max_chars(value: &str, max: usize) -> Result {
+    let n = value.chars().count();
+    if n <= max {
+        Ok(())
+    } else {
+        fail(format!(
+            "{n} characters long; at most {max} characters are accepted"
+        ))
+    }
+}
+
+/// At least `min` characters (the schema's `minLength`).
+pub fn min_chars(value: &str, min: usize) -> Result {
+    let n = value.chars().count();
+    if n >= min {
+        Ok(())
+    } else if n == 0 {
+        fail(format!(
+            "empty; at least {min} character{} is required",
+            if min == 1 { "" } else { "s" }
+        ))
+    } else {
+        fail(format!(
+            "{n} characters long; at least {min} characters are required"
+        ))
+    }
+}
+
+/// At least `min` (the schema's `minimum`).
+pub fn at_least(value: i64, min: i64) -> Result {
+    if value >= min {
+        Ok(())
+    } else {
+        fail(format!("{value} is out of range; accepted: {min} or more"))
+    }
+}
+
+/// A Kubernetes quantity as the schema's pattern [`QUANTITY`](super::patterns::QUANTITY)
+/// accepts it: a non-negative decimal number with an optional binary (`Ki` … `Ei`), decimal
+/// (`n`, `u`, `m`, `k`, `M` … `E`) or exponent (`e3`) suffix.
+pub fn quantity<T: AsRef<str>>(value: &T, _: &()) -> Result {
+    let value = value.as_ref();
+    printable(value)?;
+    if is_quantity(value) {
+        return Ok(());
+    }
+    let hint = if value.ends_with(['b', 'B']) {
+        " (bytes are implied: \"1Gi\", not \"1Gb\")"
+    } else {
+        ""
+    };
+    fail(format!(
+        "{} is not a Kubernetes quantity{hint}; write a number with an optional suffix, e.g. \
+         \"1Gi\", \"500Mi\" or \"2G\": binary Ki, Mi, Gi, Ti, Pi, Ei (powers of 1024) or \
+         decimal k, M, G, T, P, E (powers of 1000), case-sensitive, no space",
+        quoted(value)
+    ))
+}
+
+/// Whether `value` matches [`QUANTITY`](super::patterns::QUANTITY), written out: the number
+/// never ends where a suffix could start, so reading it greedily is exact.
+fn is_quantity(value: &str) -> bool {
+    /// `[0-9]+(\.[0-9]*)?|\.[0-9]+`: the length of the number at the start of `s`.
+    fn number(s: &str) -> Option<usize> {
+        let digits = |t: &str| t.bytes().take_while(u8::is_ascii_digit).count();
+        let int = digits(s);
+        match s[int..].strip_prefix('.') {
+            Some(frac) => {
+                let f = digits(frac);
+                (int > 0 || f > 0).then_some(int + 1 + f)
+            }
+            None => (int > 0).then_some(int),
+        }
+    }
+    let Some(n) = number(value) else {
+        return false;
+    };
+    let suffix = &value[n..];
+    match suffix {
+        "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => true,
+        "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" => true,
+        _ => suffix
+            .strip_prefix(['e', 'E'])
+            .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+            .is_some_and(|e| number(e) == Some(e.len())),
+    }
+}
+
 /// The whole `packages` list: its length, and its size as the init container receives it.
 pub fn package_list(values: &[String], _: &()) -> Result {
     count_in(values, 1, limits::MAX_PACKAGES, "packages")?;
@@ -98,6 +190,7 @@ pub fn package_list(values: &[String], _: &()) -> Result {
 pub fn requirement<T: AsRef<str>>(value: &T, _: &()) -> Result {
     let value = value.as_ref();
     printable(value)?;
+    max_chars(value, limits::MAX_REQUIREMENT_LEN)?;
     if value.trim().is_empty() {
         return fail(
             "empty requirement; write a PEP 508 requirement such as \"requests==2.31.0\"".into(),
@@ -120,7 +213,17 @@ pub fn requirement<T: AsRef<str>>(value: &T, _: &()) -> Result {
             shown_requirement(value)
         ));
     }
-    parsed_requirement(&crate::requirement::normalize(value))
+    parsed_requirement(&crate::requirement::normalize(value))?;
+    // The schema's pattern: the line itself starts with the name (pip and the parser above
+    // would skip leading blanks; the API server does not).
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return fail(format!(
+            "{} does not start with a letter or digit; start the requirement with the package \
+             name (no leading blank), e.g. \"requests==2.31.0\"",
+            shown_requirement(value)
+        ));
+    }
+    Ok(())
 }
 
 fn parsed_requirement(value: &str) -> Result {
@@ -173,6 +276,7 @@ fn url_requirement(value: &str, url: &VerbatimUrl) -> Result {
 pub fn index_url<T: AsRef<str>>(value: &T, _: &()) -> Result {
     let value = value.as_ref();
     printable(value)?;
+    max_chars(value, limits::MAX_URL_LEN)?;
     let shown = shown(value);
     let accepted = "write an http(s) URL such as \"https://pypi.example.com/simple\"";
     if value.contains(char::is_whitespace) {
@@ -202,10 +306,29 @@ pub fn index_url<T: AsRef<str>>(value: &T, _: &()) -> Result {
     if url.host_str().is_none_or(str::is_empty) || raw_authority.starts_with('/') {
         return fail(format!("{shown} has no host; {accepted}"));
     }
-    if url.fragment().is_some() {
+    if url.fragment().is_some() || value.contains('#') {
         return fail(format!(
             "{shown} has a #fragment, which pip ignores; remove it"
         ));
+    }
+    // The schema's pattern reads the text as written, not as the URL parser normalises it.
+    let Some(rest) = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+    else {
+        return fail(format!(
+            "{shown}: write the scheme in lowercase, \"http://\" or \"https://\"; {accepted}"
+        ));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return fail(format!(
+            "{shown} has an '@' before its path, which reads as credentials; remove them from \
+             the URL and reference a Secret with spec.pythonPackages.credentials.secretRef"
+        ));
+    }
+    if authority.is_empty() {
+        return fail(format!("{shown} has no host; {accepted}"));
     }
     Ok(())
 }
@@ -213,6 +336,7 @@ pub fn index_url<T: AsRef<str>>(value: &T, _: &()) -> Result {
 pub fn trusted_host<T: AsRef<str>>(value: &T, _: &()) -> Result {
     let value = value.as_ref();
     printable(value)?;
+    max_chars(value, MAX_TRUSTED_HOST_LEN)?;
     let bad = || {
         fail(format!(
             "{} is not a host; write a hostname or IP address with an optional port, \
@@ -234,7 +358,11 @@ pub fn trusted_host<T: AsRef<str>>(value: &T, _: &()) -> Result {
         return bad();
     }
     if !port.is_empty() {
-        match port.strip_prefix(':').map(u16::from_str) {
+        // One to five digits, as the schema's pattern (`u16::from_str` would take "+80").
+        let digits = port
+            .strip_prefix(':')
+            .filter(|d| (1..=5).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+        match digits.map(u16::from_str) {
             Some(Ok(p)) if p > 0 => {}
             _ => return bad(),
         }
