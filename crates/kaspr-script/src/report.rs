@@ -91,6 +91,33 @@ pub struct InstallReport {
     pub error: Option<String>,
     #[serde(default)]
     pub stale_lock_recovered: bool,
+    /// Under `cache.type: gcs`: what the bucket did for this run.
+    #[serde(default)]
+    pub gcs: Option<GcsReport>,
+}
+
+/// The bucket's part in one run (`cache.type: gcs`). Values are strings, so a newer script's
+/// words never make a report unreadable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GcsReport {
+    /// The archive's object name in the bucket: `<prefix><app>/<env key>.tar.gz`.
+    pub object: String,
+    /// The env was downloaded from the bucket (no installer ran).
+    pub from_bucket: bool,
+    /// `hit` (downloaded, verified, used), `miss` (not in the bucket), `invalid` (corrupt,
+    /// truncated or another env: ignored and replaced), `error` (key, token, permission or
+    /// network: a warning says which), `local` (the env was already on this pod's volume, e.g.
+    /// the init container ran again).
+    pub fetch: String,
+    /// After an install: `uploaded`, `exists` (another pod uploaded it first), `too_large`
+    /// (over `maxArchiveSize`), `failed` (a warning says why) or `skipped` (the key did not
+    /// work for the download either). Absent when nothing was installed.
+    #[serde(default)]
+    pub upload: Option<String>,
+    /// Size of the archive downloaded or uploaded.
+    #[serde(default)]
+    pub archive_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,11 +11,12 @@ use super::{OUT_DIR, Outcome, TEMPLATES};
 use crate::test::prepare_venv;
 
 /// The templates the script embeds, in the order `install.sh` includes them.
-const EMBEDDED: [&str; 5] = [
+const EMBEDDED: [&str; 6] = [
     "helper.py",
     "classify.py",
     "image.py",
     "space.py",
+    "gcs.py",
     "main.py",
 ];
 const FIXTURES: &str = "crates/kaspr-script/tests/support/fixtures.py";

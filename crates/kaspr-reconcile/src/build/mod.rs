@@ -21,7 +21,10 @@ use kube::{Resource, ResourceExt};
 pub(crate) use child::Child;
 pub use child::Orphan;
 pub use live::live_hashes;
-pub use packages::{LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, script_paths};
+pub use packages::{
+    GCS_KEY_FILE, GCS_KEY_MOUNT, GCS_KEY_VOLUME, LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK,
+    script_paths,
+};
 
 use crate::error::Error;
 use crate::names;

@@ -78,6 +78,20 @@ pub fn plain_text<T: AsRef<str>>(value: &T, _: &()) -> Result {
     printable(value.as_ref())
 }
 
+/// A Kubernetes quantity such as `1Gi` or `500M` (as the CRD pattern has it), for sizes the
+/// operator turns into bytes.
+pub fn quantity<T: AsRef<str>>(value: &T, _: &()) -> Result {
+    let value = value.as_ref();
+    printable(value)?;
+    match crate::quantity_bytes(value) {
+        Some(bytes) if bytes >= 0.0 => Ok(()),
+        _ => fail(format!(
+            "{} is not a Kubernetes quantity; write a size such as 1Gi, 512Mi or 500M",
+            shown(value)
+        )),
+    }
+}
+
 /// The whole `packages` list: its length, and its size as the init container receives it.
 pub fn package_list(values: &[String], _: &()) -> Result {
     count_in(values, 1, limits::MAX_PACKAGES, "packages")?;
