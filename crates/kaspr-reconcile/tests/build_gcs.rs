@@ -18,7 +18,10 @@ use support::status::now;
 const GCS: &str = "    packages: [requests]\n    cache: {type: gcs, enabled: true, gcs: {bucket: my-cache, prefix: team/, maxArchiveSize: 512Mi, secretRef: {name: gcs-sa, key: key.json}}}\n";
 
 fn init_of(d: &kaspr_reconcile::build::Desired) -> &k8s_openapi::api::core::v1::Container {
-    let init = &pod_spec(d).init_containers.as_ref().expect("init containers")[0];
+    let init = &pod_spec(d)
+        .init_containers
+        .as_ref()
+        .expect("init containers")[0];
     assert_eq!(init.name, INIT_CONTAINER);
     init
 }
@@ -101,7 +104,10 @@ fn bucket_prefix_size_and_app_name_reach_the_script() {
         "GCS_MAX_ARCHIVE_BYTES",
         "KASPR_APP_NAME",
     ] {
-        assert!(env_var(main, name).is_none(), "{name} in the main container");
+        assert!(
+            env_var(main, name).is_none(),
+            "{name} in the main container"
+        );
     }
 
     // The defaults: upstream's prefix and 1Gi.
@@ -136,7 +142,10 @@ fn other_caches_have_no_key_and_no_gcs_variables() {
         let d = build(&with_packages(pp), &NONE).expect("builds");
         let pod = pod_spec(&d);
         assert!(
-            pod.volumes.iter().flatten().all(|v| v.name != GCS_KEY_VOLUME),
+            pod.volumes
+                .iter()
+                .flatten()
+                .all(|v| v.name != GCS_KEY_VOLUME),
             "{pp}"
         );
         let init = init_of(&d);
@@ -188,6 +197,9 @@ fn the_status_says_cache_mode_gcs() {
         },
         now(),
     );
-    let p = status.python_packages.as_ref().expect("pythonPackages status");
+    let p = status
+        .python_packages
+        .as_ref()
+        .expect("pythonPackages status");
     assert_eq!(p.cache_mode, Some(CacheMode::Gcs));
 }
