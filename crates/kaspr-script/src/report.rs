@@ -202,4 +202,24 @@ mod tests {
         assert_eq!(r.error_type, Some(InstallErrorType::Network));
         assert_eq!(r.retries(), 3);
     }
+
+    #[test]
+    fn parses_the_gcs_block_and_tolerates_new_words() {
+        let text = r#"{"v":1,"result":"cached","hash":"ac12abe5ac44c1b5","pythonTag":"cp311","installer":"pip",
+          "pod":"orders-app-1","cacheMode":"gcs","startedAt":"x","finishedAt":"y","durationSeconds":1.3,
+          "attempts":0,"warnings":[],
+          "gcs":{"object":"kaspr-packages/orders/ac12abe5ac44c1b5-cpython-311-x86_64-linux-gnu.tar.gz",
+                 "fromBucket":true,"fetch":"hit","archiveBytes":1868}}"#;
+        let r = InstallReport::parse(text).expect("parses");
+        let g = r.gcs.expect("gcs block");
+        assert!(g.from_bucket);
+        assert_eq!(g.fetch, "hit");
+        assert_eq!(g.upload, None);
+        assert_eq!(g.archive_bytes, Some(1868));
+        // A word this operator does not know yet is still a report.
+        let newer = text.replace("\"fetch\":\"hit\"", "\"fetch\":\"prefetched\"");
+        assert!(InstallReport::parse(&newer).is_ok());
+        // Reports of the other modes have no block.
+        assert_eq!(InstallReport::parse(CACHED).expect("parses").gcs, None);
+    }
 }
