@@ -114,6 +114,7 @@ pub fn start(volume: &Volume, pod: &str, spec: &PythonPackagesSpec) -> Result<St
         site_link: path(volume.site(pod)),
         report: path(pod_dir.join("termination-log")),
         live_hashes: path(volume.dir.join("live/live-hashes")),
+        gcs_key: path(volume.dir.join("gcs/sa.json")),
     };
     let script = render(spec, &hash, &paths)?;
     let mut cmd = Command::new(system_tool("dash")?);
@@ -123,6 +124,7 @@ pub fn start(volume: &Volume, pod: &str, spec: &PythonPackagesSpec) -> Result<St
         let value = match &var.source {
             EnvSource::Value(v) => OsString::from(v),
             EnvSource::PodName => OsString::from(pod),
+            EnvSource::AppName => OsString::from("bench"),
             EnvSource::SecretKey { key, .. } if key == "username" => USER.into(),
             EnvSource::SecretKey { .. } => PASSWORD.into(),
         };

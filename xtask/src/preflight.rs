@@ -43,6 +43,11 @@ const TEST_TOOLS: &[Tool] = &[
         why: "the install timeout",
     },
     Tool {
+        program: "openssl",
+        package: "openssl",
+        why: "the GCS cache signs its token request with it (and the tests make keys)",
+    },
+    Tool {
         program: "strace",
         package: "strace",
         why: "the fsync test traces one run",

@@ -37,6 +37,7 @@ fn published(dir: &Path, yaml: &str) -> (InstallScript, Paths) {
         site_link: path("python-env/site"),
         report: path("report.json"),
         live_hashes: path("live-hashes"),
+        gcs_key: path("gcs/sa.json"),
     };
     let script = render(&spec, &hash, &paths).expect("renders");
     // The key, from a run that fails at once: the packages root is a file, not a directory.

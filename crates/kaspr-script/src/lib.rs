@@ -51,6 +51,9 @@ mod render;
 mod report;
 
 pub use render::{
-    EnvSource, InstallScript, Paths, ScriptEnv, Waits, env_names, render, render_with_waits,
+    DEFAULT_GCS_ENDPOINT, EnvSource, InstallScript, Paths, ScriptEnv, Waits, cache_mode, env_names,
+    render, render_with_waits,
 };
-pub use report::{CacheBytes, InstallReport, InstallResult, REPORT_MAX_BYTES, ReportError};
+pub use report::{
+    CacheBytes, GcsReport, InstallReport, InstallResult, REPORT_MAX_BYTES, ReportError,
+};

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use kaspr_hash::PackagesHash;
-use kaspr_types::{CacheMode, PythonPackagesSpec};
+use kaspr_types::{CacheMode, CacheType, PythonPackagesSpec};
 
 /// Names of the environment variables the script reads.
 pub mod env_names {
@@ -14,7 +14,21 @@ pub mod env_names {
     pub const PYPI_PASSWORD: &str = "PYPI_PASSWORD";
     pub const PACKAGES_HASH: &str = "PACKAGES_HASH";
     pub const POD_NAME: &str = "POD_NAME";
+    /// `cache.type: gcs` only: the app's name (the object names are `<prefix><app>/...`).
+    pub const APP_NAME: &str = "KASPR_APP_NAME";
+    /// `cache.type: gcs` only: `cache.gcs.bucket`.
+    pub const GCS_BUCKET: &str = "GCS_BUCKET";
+    /// `cache.type: gcs` only: `cache.gcs.prefix`.
+    pub const GCS_PREFIX: &str = "GCS_PREFIX";
+    /// `cache.type: gcs` only: `cache.gcs.maxArchiveSize` in bytes.
+    pub const GCS_MAX_ARCHIVE_BYTES: &str = "GCS_MAX_ARCHIVE_BYTES";
+    /// Not set by the operator: the Cloud Storage JSON API base URL, default
+    /// `https://storage.googleapis.com` (a template env may point it elsewhere; the tests do).
+    pub const GCS_ENDPOINT: &str = "KASPR_GCS_ENDPOINT";
 }
+
+/// The Cloud Storage JSON API the script talks to unless `KASPR_GCS_ENDPOINT` says otherwise.
+pub const DEFAULT_GCS_ENDPOINT: &str = "https://storage.googleapis.com";
 
 /// Longest pause between two attempts.
 const BACKOFF_CAP_SECONDS: u32 = 60;
@@ -38,6 +52,9 @@ pub struct Paths {
     /// volume). Garbage collection never removes a listed env, and removes none when the file
     /// is missing or unreadable.
     pub live_hashes: String,
+    /// `cache.type: gcs`: the service account key file (JSON), mounted from the Secret into the
+    /// init container only.
+    pub gcs_key: String,
 }
 
 impl Default for Paths {
@@ -47,6 +64,7 @@ impl Default for Paths {
             site_link: "/python-env/site".into(),
             report: "/dev/termination-log".into(),
             live_hashes: "/python-packages-live/live-hashes".into(),
+            gcs_key: "/var/run/secrets/kaspr-gcs/sa.json".into(),
         }
     }
 }
@@ -60,6 +78,8 @@ pub enum EnvSource {
     SecretKey { secret: String, key: String },
     /// The pod's own name (downward API `metadata.name`).
     PodName,
+    /// The KasprApp's name (the operator writes it as a value).
+    AppName,
 }
 
 /// One environment variable of the init container.
@@ -84,6 +104,7 @@ struct InstallTemplate<'a> {
     site_link: &'a str,
     report_path: &'a str,
     live_hashes: &'a str,
+    gcs_key: &'a str,
     installer: &'static str,
     image_packages: &'static str,
     cache_mode: &'static str,
@@ -142,13 +163,10 @@ pub fn render_with_waits(
         site_link: &paths.site_link,
         report_path: &paths.report,
         live_hashes: &paths.live_hashes,
+        gcs_key: &paths.gcs_key,
         installer: spec.installer.as_str(),
         image_packages: spec.image_packages.as_str(),
-        cache_mode: if spec.cache.uses_pvc() {
-            CacheMode::SharedPvc.as_str()
-        } else {
-            CacheMode::PerPod.as_str()
-        },
+        cache_mode: cache_mode(spec).as_str(),
         attempts: policy.attempts(),
         timeout: policy.timeout,
         lock_wait: waits.lock_wait,
@@ -161,6 +179,18 @@ pub fn render_with_waits(
         script: template.render()?,
         env: script_env(spec, hash),
     })
+}
+
+/// Where the env lives: the shared PVC, a per-pod emptyDir, or a per-pod emptyDir filled from a
+/// bucket.
+pub fn cache_mode(spec: &PythonPackagesSpec) -> CacheMode {
+    if spec.cache.uses_pvc() {
+        CacheMode::SharedPvc
+    } else if spec.cache.type_ == CacheType::Gcs && spec.cache.gcs.is_some() {
+        CacheMode::Gcs
+    } else {
+        CacheMode::PerPod
+    }
 }
 
 /// How long a pod waits for another pod's install: as long as that install may legitimately
@@ -203,6 +233,25 @@ fn script_env(spec: &PythonPackagesSpec, hash: &PackagesHash) -> Vec<ScriptEnv> 
     }
     if !spec.trusted_hosts.is_empty() {
         env.push(value(TRUSTED_HOSTS, spec.trusted_hosts.join("\n")));
+    }
+    if let Some(gcs) = spec
+        .cache
+        .gcs
+        .as_ref()
+        .filter(|_| cache_mode(spec) == CacheMode::Gcs)
+    {
+        env.push(ScriptEnv {
+            name: APP_NAME,
+            source: EnvSource::AppName,
+        });
+        env.push(value(GCS_BUCKET, gcs.bucket.clone()));
+        env.push(value(GCS_PREFIX, gcs.prefix.clone()));
+        // Validation refuses a maxArchiveSize that is no quantity; were one to slip through,
+        // 0 uploads nothing (and says so) rather than anything unbounded.
+        env.push(value(
+            GCS_MAX_ARCHIVE_BYTES,
+            gcs.max_archive_bytes().unwrap_or(0).to_string(),
+        ));
     }
     if let Some(creds) = &spec.credentials {
         let secret = &creds.secret_ref;
@@ -301,6 +350,7 @@ mod tests {
             site_link: "/env/$(x)".into(),
             report: "/dev/termination-log".into(),
             live_hashes: "/live/live-hashes".into(),
+            gcs_key: "/keys/sa.json".into(),
         };
         let script = render(&s, &hash, &paths).expect("renders").script;
         assert!(script.contains("KASPR_ROOT='/data/my packages'"));
@@ -315,9 +365,67 @@ mod tests {
             ("classify.py", include_str!("../templates/classify.py")),
             ("image.py", include_str!("../templates/image.py")),
             ("space.py", include_str!("../templates/space.py")),
+            ("gcs.py", include_str!("../templates/gcs.py")),
             ("main.py", include_str!("../templates/main.py")),
         ] {
             assert!(!text.contains('\''), "{name} holds a single quote");
         }
+    }
+
+    #[test]
+    fn gcs_settings_travel_in_the_environment() {
+        let s = spec(
+            "packages: [a]\ncache: {type: gcs, gcs: {bucket: my-bucket, prefix: team/, maxArchiveSize: 512Mi, secretRef: {name: gcs-key}}}\n",
+        );
+        let hash = kaspr_hash::packages_hash(&s).expect("hash");
+        let out = render(&s, &hash, &Paths::default()).expect("renders");
+        assert!(out.script.lines().any(|l| l == "KASPR_CACHE_MODE=gcs"));
+        assert!(
+            out.script
+                .lines()
+                .any(|l| l == "KASPR_GCS_KEY=/var/run/secrets/kaspr-gcs/sa.json")
+        );
+        for user_string in ["my-bucket", "team/", "gcs-key"] {
+            assert!(
+                !out.script.contains(user_string),
+                "{user_string} in the script"
+            );
+        }
+        let get = |name: &str| {
+            out.env
+                .iter()
+                .find(|e| e.name == name)
+                .map(|e| e.source.clone())
+        };
+        assert_eq!(get(env_names::APP_NAME), Some(EnvSource::AppName));
+        assert_eq!(
+            get(env_names::GCS_BUCKET),
+            Some(EnvSource::Value("my-bucket".into()))
+        );
+        assert_eq!(
+            get(env_names::GCS_PREFIX),
+            Some(EnvSource::Value("team/".into()))
+        );
+        assert_eq!(
+            get(env_names::GCS_MAX_ARCHIVE_BYTES),
+            Some(EnvSource::Value("536870912".into()))
+        );
+        // The key is a file the operator mounts, never a variable; the endpoint is not set.
+        assert!(out.env.iter().all(|e| e.name != env_names::GCS_ENDPOINT
+            && !matches!(e.source, EnvSource::SecretKey { .. })));
+
+        // Without type: gcs, none of it.
+        let pvc = spec("packages: [a]\ncache: {enabled: true}\n");
+        let out = render(&pvc, &hash, &Paths::default()).expect("renders");
+        assert!(
+            out.script
+                .lines()
+                .any(|l| l == "KASPR_CACHE_MODE=shared-pvc")
+        );
+        assert!(
+            out.env
+                .iter()
+                .all(|e| !e.name.starts_with("GCS_") && e.name != env_names::APP_NAME)
+        );
     }
 }

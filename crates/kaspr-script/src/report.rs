@@ -91,6 +91,33 @@ pub struct InstallReport {
     pub error: Option<String>,
     #[serde(default)]
     pub stale_lock_recovered: bool,
+    /// Under `cache.type: gcs`: what the bucket did for this run.
+    #[serde(default)]
+    pub gcs: Option<GcsReport>,
+}
+
+/// The bucket's part in one run (`cache.type: gcs`). Values are strings, so a newer script's
+/// words never make a report unreadable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GcsReport {
+    /// The archive's object name in the bucket: `<prefix><app>/<env key>.tar.gz`.
+    pub object: String,
+    /// The env was downloaded from the bucket (no installer ran).
+    pub from_bucket: bool,
+    /// `hit` (downloaded, verified, used), `miss` (not in the bucket), `invalid` (corrupt,
+    /// truncated or another env: ignored and replaced), `error` (key, token, permission or
+    /// network: a warning says which), `local` (the env was already on this pod's volume, e.g.
+    /// the init container ran again).
+    pub fetch: String,
+    /// After an install: `uploaded`, `exists` (another pod uploaded it first), `too_large`
+    /// (over `maxArchiveSize`), `failed` (a warning says why) or `skipped` (the key did not
+    /// work for the download either). Absent when nothing was installed.
+    #[serde(default)]
+    pub upload: Option<String>,
+    /// Size of the archive downloaded or uploaded.
+    #[serde(default)]
+    pub archive_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,5 +201,25 @@ mod tests {
         let r = InstallReport::parse(text).expect("parses");
         assert_eq!(r.error_type, Some(InstallErrorType::Network));
         assert_eq!(r.retries(), 3);
+    }
+
+    #[test]
+    fn parses_the_gcs_block_and_tolerates_new_words() {
+        let text = r#"{"v":1,"result":"cached","hash":"ac12abe5ac44c1b5","pythonTag":"cp311","installer":"pip",
+          "pod":"orders-app-1","cacheMode":"gcs","startedAt":"x","finishedAt":"y","durationSeconds":1.3,
+          "attempts":0,"warnings":[],
+          "gcs":{"object":"kaspr-packages/orders/ac12abe5ac44c1b5-cpython-311-x86_64-linux-gnu.tar.gz",
+                 "fromBucket":true,"fetch":"hit","archiveBytes":1868}}"#;
+        let r = InstallReport::parse(text).expect("parses");
+        let g = r.gcs.expect("gcs block");
+        assert!(g.from_bucket);
+        assert_eq!(g.fetch, "hit");
+        assert_eq!(g.upload, None);
+        assert_eq!(g.archive_bytes, Some(1868));
+        // A word this operator does not know yet is still a report.
+        let newer = text.replace("\"fetch\":\"hit\"", "\"fetch\":\"prefetched\"");
+        assert!(InstallReport::parse(&newer).is_ok());
+        // Reports of the other modes have no block.
+        assert_eq!(InstallReport::parse(CACHED).expect("parses").gcs, None);
     }
 }

@@ -171,7 +171,9 @@ def cmd_writable(root, *dirs):
 
 
 def cmd_prepare(staging, work):
-    """A fresh staging dir and the requirements file, one requirement a line."""
+    """A fresh staging dir and the requirements file, one requirement a line. The work dir is
+    emptied too, but for what the GCS cache noted of this run (gcs.json)."""
+    kept = read_json(os.path.join(work, "gcs.json"))
     for path in (staging, staging + ".tmp", work):
         rmtree(path)
         try:
@@ -179,6 +181,8 @@ def cmd_prepare(staging, work):
         except OSError as e:
             record_error(errno_kind(e), "cannot create %s: %s" % (path, e.strerror))
             return 1
+    if kept is not None:
+        write_json(os.path.join(work, "gcs.json"), kept)
     reqs = lines(env("PACKAGES"))
     for r in reqs:
         # The operator validated these; refuse anything pip would read as an option anyway.
@@ -300,6 +304,10 @@ def cmd_finish(result, attempts, stale_recovered, work, t0):
               "pod": env("POD_NAME"), "cacheMode": env("KASPR_CACHE_MODE"),
               "startedAt": now_iso(float(t0)), "finishedAt": now_iso(finished),
               "durationSeconds": round(finished - float(t0), 3), "attempts": int(attempts), "warnings": []}
+    if report["cacheMode"] == "gcs":
+        # Before the work dir goes (a failed run removes it below).
+        report["gcs"], gcs_warnings = gcs_report(work)
+        report["warnings"].extend(gcs_warnings)
     if stale_recovered == "1":
         report["staleLockRecovered"] = True
         report["warnings"].append("Recovered a stale install lock left by a pod that died while installing.")

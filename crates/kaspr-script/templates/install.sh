@@ -1,7 +1,8 @@
 # kaspr install-packages, protocol v1 (rendered by kaspr-script).
 # Everything user-supplied (packages, URLs, hosts, credentials) arrives in environment variables;
 # this text only holds validated numbers, enums and the operator's own paths.
-# Runs under POSIX sh (dash, bash, busybox ash) with python3, flock, timeout, mv, mkdir, date, stat.
+# Runs under POSIX sh (dash, bash, busybox ash) with python3, flock, timeout, mv, mkdir, date, stat
+# (and openssl under cache.type: gcs, to sign the service account token request).
 set -u
 umask 022
 
@@ -9,6 +10,7 @@ KASPR_ROOT={{ root }}
 KASPR_SITE_LINK={{ site_link }}
 KASPR_REPORT={{ report_path }}
 KASPR_LIVE={{ live_hashes }}
+KASPR_GCS_KEY={{ gcs_key }}
 KASPR_INSTALLER={{ installer }}
 KASPR_IMAGE_PACKAGES={{ image_packages }}
 KASPR_CACHE_MODE={{ cache_mode }}
@@ -21,7 +23,7 @@ BACKOFF_CAP={{ backoff_cap }}
 ON_FAILURE={{ on_failure }}
 POD_NAME=${POD_NAME:-unknown-pod}
 export KASPR_ROOT KASPR_SITE_LINK KASPR_REPORT KASPR_LIVE KASPR_INSTALLER KASPR_IMAGE_PACKAGES
-export KASPR_CACHE_MODE POD_NAME
+export KASPR_CACHE_MODE KASPR_GCS_KEY POD_NAME
 
 # The helper program (python3 -c). Single quotes on purpose: the shell must expand nothing in it.
 # shellcheck disable=SC2016
@@ -29,6 +31,7 @@ KASPR_PY='{% include "helper.py" %}
 {% include "classify.py" %}
 {% include "image.py" %}
 {% include "space.py" %}
+{% include "gcs.py" %}
 {% include "main.py" %}'
 
 # -S: the helper needs only the standard library, and skipping site saves a third of a start.
@@ -274,12 +277,22 @@ fi
 # 2-3. One installer per environment; whoever waited re-checks for a published one.
 acquire_lock || fail_with lock_timeout
 kpy published "$ENV_DIR" && finish cached
+# cache.type: gcs: an env another pod built, from the bucket. Any problem there (key, token,
+# network, a corrupt archive) is a warning and the pod installs as without the bucket.
+STAGING="$KASPR_ROOT/.staging/$KASPR_KEY.$POD_NAME.$$"
+if [ "$KASPR_CACHE_MODE" = gcs ] && kpy gcs-fetch "$ENV_DIR" "$STAGING"; then
+  finish cached
+fi
 
 # 4-6. Make room if the volume is short, install into staging, publish with one rename,
 # collect old environments.
 kpy gc "$KASPR_ROOT" "$KASPR_KEY" "$KEEP_ENVS" "$STALE_AFTER" space || say "garbage collection failed; continuing"
 if install; then
   release_lock
+  # For the next pods (best effort: a failed upload is a warning, never a failed install).
+  if [ "$KASPR_CACHE_MODE" = gcs ] && [ "$RESULT" = installed ]; then
+    kpy gcs-upload "$ENV_DIR" "$STAGING.tar.gz"
+  fi
   kpy gc "$KASPR_ROOT" "$KASPR_KEY" "$KEEP_ENVS" "$STALE_AFTER" keep || say "garbage collection failed; continuing"
   finish "$RESULT"
 fi

@@ -1,4 +1,4 @@
-# kaspr install helper: the command table (included after helper.py and space.py).
+# kaspr install helper: the command table (included last).
 
 COMMANDS = {
     "start": cmd_start, "prepare": cmd_prepare, "filter": cmd_filter, "classify": cmd_classify,
@@ -6,6 +6,7 @@ COMMANDS = {
     "finish": cmd_finish, "rmtree": rmtree, "published": cmd_published, "writable": cmd_writable,
     "error-type": cmd_error_type, "auth-url": auth_url,
 }
+COMMANDS.update(GCS_COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(COMMANDS[sys.argv[1]](*sys.argv[2:]) or 0)

@@ -17,6 +17,7 @@ fn helper() -> &'static std::path::Path {
             "classify.py",
             "image.py",
             "space.py",
+            "gcs.py",
             "main.py",
         ]
         .iter()

@@ -69,6 +69,7 @@
 mod crd;
 pub mod defaults;
 mod python_packages;
+mod quantity;
 pub mod requirement;
 mod spec;
 mod status;
@@ -79,6 +80,7 @@ mod wire;
 
 pub use crd::crd;
 pub use python_packages::*;
+pub use quantity::quantity_bytes;
 pub use spec::*;
 pub use status::*;
 pub use template::*;

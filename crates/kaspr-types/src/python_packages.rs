@@ -285,11 +285,19 @@ pub struct GcsCache {
     /// Largest archive uploaded; a bigger environment is installed but not uploaded.
     #[serde(default = "defaults::gcs_max_archive_size")]
     #[schemars(regex(pattern = patterns::QUANTITY))]
-    #[garde(custom(checks::plain_text))]
+    #[garde(custom(checks::quantity))]
     pub max_archive_size: String,
     /// The Secret holding the service account key (JSON) with access to the bucket.
     #[garde(dive)]
     pub secret_ref: GcsSecretRef,
+}
+
+impl GcsCache {
+    /// `maxArchiveSize` in bytes (rounded down); None when it is not a quantity (validation
+    /// refuses that).
+    pub fn max_archive_bytes(&self) -> Option<u64> {
+        crate::quantity_bytes(&self.max_archive_size).map(|b| b.max(0.0) as u64)
+    }
 }
 
 /// A Secret in the app's namespace and the key holding a service account key file.

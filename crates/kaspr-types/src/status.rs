@@ -139,6 +139,8 @@ pub enum CacheMode {
     SharedPvc,
     /// An emptyDir per pod.
     PerPod,
+    /// An emptyDir per pod, filled from (and uploaded to) a Google Cloud Storage bucket.
+    Gcs,
 }
 
 /// Usage of the filesystem holding the packages, from statvfs in the init container.

@@ -72,7 +72,7 @@ fn status_enums() {
         PackagesState::as_str,
         &["Pending", "Installing", "Ready", "Failed"],
     );
-    assert_wire_names(CacheMode::as_str, &["shared-pvc", "per-pod"]);
+    assert_wire_names(CacheMode::as_str, &["shared-pvc", "per-pod", "gcs"]);
 }
 
 #[test]

@@ -11,14 +11,18 @@ use super::{OUT_DIR, Outcome, TEMPLATES};
 use crate::test::prepare_venv;
 
 /// The templates the script embeds, in the order `install.sh` includes them.
-const EMBEDDED: [&str; 5] = [
+const EMBEDDED: [&str; 6] = [
     "helper.py",
     "classify.py",
     "image.py",
     "space.py",
+    "gcs.py",
     "main.py",
 ];
-const FIXTURES: &str = "crates/kaspr-script/tests/support/fixtures.py";
+const FIXTURES: [&str; 2] = [
+    "crates/kaspr-script/tests/support/fixtures.py",
+    "crates/kaspr-script/tests/support/gcs_fixtures.py",
+];
 const RUFF_CONFIG: &str = "xtask/ruff.toml";
 
 /// ruff on the Python program the script runs (taken out of a rendered script, so the names
@@ -51,7 +55,7 @@ pub(super) fn python(root: &Path) -> Result<Outcome> {
         ])
         .arg(root.join(RUFF_CONFIG))
         .arg(&extracted)
-        .arg(root.join(FIXTURES))
+        .args(FIXTURES.map(|f| root.join(f)))
         .output()
         .context("running ruff")?;
     let text = String::from_utf8_lossy(&out.stdout);

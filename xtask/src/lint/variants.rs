@@ -28,6 +28,13 @@ pub(super) fn variant_specs() -> Vec<(String, String)> {
             }
         }
     }
+    // The bucket cache changes no script text, only its settings; one variant runs it anyway.
+    specs.push((
+        "install-pip-gcs-block-protect".to_owned(),
+        "packages: [kaspr-demo==1.0]\ncache: {type: gcs, gcs: {bucket: kaspr-cache, \
+         secretRef: {name: gcs-key}}}\n"
+            .to_owned(),
+    ));
     specs
 }
 
@@ -42,6 +49,7 @@ pub(super) fn write_variants(root: &Path) -> Result<Vec<(PathBuf, String)>> {
         site_link: "/python env/site".into(),
         report: "/dev/termination-log".into(),
         live_hashes: "/live/it's here".into(),
+        gcs_key: "/keys/it's here/sa.json".into(),
     };
     let specs = variant_specs();
     let odd = specs

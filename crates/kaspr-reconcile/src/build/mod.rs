@@ -25,7 +25,10 @@ pub(crate) use child::Child;
 pub use child::Orphan;
 pub(crate) use config::web_port;
 pub use live::live_hashes;
-pub use packages::{LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK, script_paths};
+pub use packages::{
+    GCS_KEY_FILE, GCS_KEY_MOUNT, GCS_KEY_VOLUME, LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK,
+    script_paths,
+};
 pub use storage::StorageChange;
 
 use crate::error::Error;

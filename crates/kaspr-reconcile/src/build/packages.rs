@@ -1,13 +1,14 @@
 //! What `spec.pythonPackages` adds to the pod: the init container, three volumes (packages,
-//! per-pod env, live set), the mounts and the main container's PYTHONPATH. Without
-//! pythonPackages none of it exists.
+//! per-pod env, live set; under `cache.type: gcs` a fourth, the service account key), the mounts
+//! and the main container's PYTHONPATH. Without pythonPackages none of it exists.
 
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    PersistentVolumeClaimVolumeSource, SecretKeySelector, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, KeyToPath,
+    PersistentVolumeClaimVolumeSource, SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
 };
 use kaspr_script::{EnvSource, InstallScript, Paths, ScriptEnv};
-use kaspr_types::{ContainerTemplate, KasprApp, PythonPackagesSpec};
+use kaspr_types::{CacheMode, ContainerTemplate, GcsCache, KasprApp, PythonPackagesSpec};
+use kube::ResourceExt;
 
 use crate::names::{self, INIT_CONTAINER};
 
@@ -30,6 +31,12 @@ pub const LIVE_MOUNT: &str = "/python-packages-live";
 pub const LIVE_HASHES_KEY: &str = "live-hashes";
 /// What the main container's PYTHONPATH names.
 pub const SITE_LINK: &str = "/python-env/site";
+/// `cache.type: gcs`: the Secret volume holding only the service account key, mounted read-only
+/// into the init container and nowhere else.
+pub const GCS_KEY_VOLUME: &str = "python-packages-gcs-key";
+pub const GCS_KEY_MOUNT: &str = "/var/run/secrets/kaspr-gcs";
+/// The key's file name in that volume, whatever its key in the Secret.
+pub const GCS_KEY_FILE: &str = "sa.json";
 
 /// The paths the script is rendered with; they match the mounts below.
 pub fn script_paths() -> Paths {
@@ -38,7 +45,15 @@ pub fn script_paths() -> Paths {
         site_link: SITE_LINK.to_owned(),
         report: "/dev/termination-log".to_owned(),
         live_hashes: format!("{LIVE_MOUNT}/{LIVE_HASHES_KEY}"),
+        gcs_key: format!("{GCS_KEY_MOUNT}/{GCS_KEY_FILE}"),
     }
+}
+
+/// The bucket settings when the cache is a bucket.
+fn gcs(spec: &PythonPackagesSpec) -> Option<&GcsCache> {
+    (kaspr_script::cache_mode(spec) == CacheMode::Gcs)
+        .then_some(spec.cache.gcs.as_ref())
+        .flatten()
 }
 
 pub fn volumes(app: &KasprApp, spec: &PythonPackagesSpec) -> Vec<Volume> {
@@ -54,7 +69,29 @@ pub fn volumes(app: &KasprApp, spec: &PythonPackagesSpec) -> Vec<Volume> {
     } else {
         empty_dir(PACKAGES_VOLUME)
     };
-    vec![packages, empty_dir(ENV_VOLUME), live_volume(app)]
+    let mut volumes = vec![packages, empty_dir(ENV_VOLUME), live_volume(app)];
+    volumes.extend(gcs(spec).map(gcs_key_volume));
+    volumes
+}
+
+/// Only the key of the Secret that holds the service account key, as `sa.json`. Optional: while
+/// the Secret or the key is missing the pod still starts, and the script installs from the
+/// index with a warning that names the missing key (the bucket is a cache, not a dependency).
+fn gcs_key_volume(gcs: &GcsCache) -> Volume {
+    Volume {
+        name: GCS_KEY_VOLUME.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(gcs.secret_ref.name.clone()),
+            items: Some(vec![KeyToPath {
+                key: gcs.secret_ref.key.clone(),
+                path: GCS_KEY_FILE.to_owned(),
+                mode: None,
+            }]),
+            optional: Some(true),
+            default_mode: None,
+        }),
+        ..Default::default()
+    }
 }
 
 /// The live-set ConfigMap as a volume. Optional: while the ConfigMap is missing the file is
@@ -117,12 +154,18 @@ pub fn pythonpath(user_env: &[EnvVar]) -> EnvVar {
 
 /// The `install-packages` init container: the app's image running the rendered script.
 pub fn init_container(
+    app: &KasprApp,
     image: &str,
     spec: &PythonPackagesSpec,
     script: &InstallScript,
     template: Option<&ContainerTemplate>,
 ) -> Container {
-    let mut env: Vec<EnvVar> = script.env.iter().map(to_env_var).collect();
+    let app_name = app.name_any();
+    let mut env: Vec<EnvVar> = script
+        .env
+        .iter()
+        .map(|v| to_env_var(v, &app_name))
+        .collect();
     let ours: Vec<&str> = env.iter().map(|e| e.name.as_str()).collect::<Vec<_>>();
     let ours: Vec<String> = ours.into_iter().map(str::to_owned).collect();
     let user = template.map(|t| t.env.as_slice()).unwrap_or_default();
@@ -133,6 +176,9 @@ pub fn init_container(
         mount(ENV_VOLUME, ENV_MOUNT, false),
         mount(LIVE_VOLUME, LIVE_MOUNT, true),
     ];
+    if gcs(spec).is_some() {
+        mounts.push(mount(GCS_KEY_VOLUME, GCS_KEY_MOUNT, true));
+    }
     mounts.extend(
         template
             .map(|t| t.volume_mounts.clone())
@@ -156,7 +202,7 @@ pub fn init_container(
     }
 }
 
-fn to_env_var(var: &ScriptEnv) -> EnvVar {
+fn to_env_var(var: &ScriptEnv, app_name: &str) -> EnvVar {
     let name = var.name.to_owned();
     match &var.source {
         EnvSource::Value(v) => EnvVar {
@@ -181,6 +227,11 @@ fn to_env_var(var: &ScriptEnv) -> EnvVar {
             value_from: super::field_ref("metadata.name"),
             ..Default::default()
         },
+        EnvSource::AppName => EnvVar {
+            name,
+            value: Some(app_name.to_owned()),
+            ..Default::default()
+        },
     }
 }
 
@@ -196,5 +247,10 @@ mod tests {
             script_paths().live_hashes,
             format!("{LIVE_MOUNT}/{LIVE_HASHES_KEY}")
         );
+        assert_eq!(
+            script_paths().gcs_key,
+            format!("{GCS_KEY_MOUNT}/{GCS_KEY_FILE}")
+        );
+        assert_eq!(script_paths().gcs_key, Paths::default().gcs_key);
     }
 }

@@ -43,6 +43,7 @@ pub fn statefulset(
     if let Some(p) = &pkgs {
         volumes.extend(packages::volumes(app, p.spec));
         init_containers.push(packages::init_container(
+            app,
             image,
             p.spec,
             p.script,

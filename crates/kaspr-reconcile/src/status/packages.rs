@@ -2,9 +2,7 @@
 //! run the desired hash.
 
 use kaspr_script::{InstallReport, InstallResult};
-use kaspr_types::{
-    CacheMode, CacheUsage, InstallErrorType, OnFailure, PackagesState, PythonPackagesStatus,
-};
+use kaspr_types::{CacheUsage, InstallErrorType, OnFailure, PackagesState, PythonPackagesStatus};
 use kube::ResourceExt;
 
 use super::reports::{PodReport, init_running, pod_reports};
@@ -74,13 +72,7 @@ pub(super) fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
     let spec = observed.app.spec.python_packages.as_ref();
     let mut status = PythonPackagesStatus {
         hash: observed.hash.map(str::to_owned),
-        cache_mode: spec.map(|s| {
-            if s.cache.uses_pvc() {
-                CacheMode::SharedPvc
-            } else {
-                CacheMode::PerPod
-            }
-        }),
+        cache_mode: spec.map(kaspr_script::cache_mode),
         warnings: observed.app.spec.warnings(),
         ..Default::default()
     };

@@ -115,6 +115,7 @@ fn oom_report(pod: &Pod, terminated: &ContainerStateTerminated) -> InstallReport
         error_type: Some(InstallErrorType::OutOfMemory),
         error: Some(oom_detail(pod, terminated)),
         stale_lock_recovered: false,
+        gcs: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`run`]: one pod's run of the rendered script, and what it left.
 //! - [`cases`]: the same run with each installer (and shell), and assertions on outcomes.
 //! - [`image`]: image stand-ins and what they report (abi tag, image digest, env key).
+//! - [`gcs`]: a Cloud Storage bucket (emulator) with a token endpoint, for `cache.type: gcs`.
 //!
 //! Free ports, process groups and Python tags come from `kaspr-test-support`.
 // Each test binary compiles this module and uses a part of it.
@@ -15,6 +16,7 @@
 mod cache;
 mod cases;
 mod credentials;
+mod gcs;
 mod image;
 mod run;
 mod servers;
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub use cache::*;
 pub use cases::*;
 pub use credentials::*;
+pub use gcs::*;
 pub use image::*;
 pub use kaspr_test_support::app::python_packages as spec;
 pub use kaspr_test_support::net::free_port;
@@ -33,12 +36,12 @@ pub use servers::*;
 
 pub const SHELLS: [&str; 3] = ["dash", "bash", "busybox"];
 
-/// The venv with python3 + pip, uv and pypiserver.
+/// The venv with python3 + pip, uv, pypiserver and the Cloud Storage emulator.
 pub fn venv() -> PathBuf {
     let path = std::env::var("KASPR_TEST_VENV").map(PathBuf::from).unwrap_or_else(|_| {
         panic!("KASPR_TEST_VENV is not set: run these tests with `cargo xtask test`, which prepares a venv with pip, uv and pypiserver")
     });
-    for tool in ["python3", "uv", "pypi-server"] {
+    for tool in ["python3", "uv", "pypi-server", "gcp-storage-emulator"] {
         assert!(
             path.join("bin").join(tool).exists(),
             "{tool} missing in {}: run `cargo xtask test`",

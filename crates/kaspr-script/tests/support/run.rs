@@ -79,6 +79,19 @@ pub struct Run {
     pub trace: Option<PathBuf>,
     /// Seconds to wait for another pod's lock, instead of the spec's legitimate maximum.
     pub lock_wait: Option<u32>,
+    /// The app's name (`KASPR_APP_NAME` under `cache.type: gcs`).
+    pub app: String,
+    /// Under `cache.type: gcs`: the bucket the pod talks to (its key file and endpoint), with
+    /// openssl on the PATH.
+    pub gcs: Option<GcsAccess>,
+}
+
+/// What a pod under `cache.type: gcs` gets besides the operator's variables: the mounted key
+/// file and the storage endpoint (`KASPR_GCS_ENDPOINT`, set through the template env).
+#[derive(Clone, Debug)]
+pub struct GcsAccess {
+    pub key: PathBuf,
+    pub endpoint: String,
 }
 
 impl Run {
@@ -95,6 +108,8 @@ impl Run {
             fill_volume_after_install: false,
             trace: None,
             lock_wait: None,
+            app: "app".into(),
+            gcs: None,
         }
     }
 
@@ -191,6 +206,9 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
     if !run.without_flock {
         tools.push("flock");
     }
+    if run.gcs.is_some() {
+        tools.push("openssl");
+    }
     for tool in tools {
         let real = which(tool);
         let _ = std::os::unix::fs::symlink(real, bin.join(tool));
@@ -210,6 +228,10 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
             .to_string_lossy()
             .into_owned(),
         live_hashes: cache.live_file().to_string_lossy().into_owned(),
+        gcs_key: match &run.gcs {
+            Some(gcs) => gcs.key.to_string_lossy().into_owned(),
+            None => pod_dir.join("no-gcs-key").to_string_lossy().into_owned(),
+        },
     };
     let mut waits = Waits::for_spec(&run.spec);
     if let Some(seconds) = run.lock_wait {
@@ -223,9 +245,13 @@ pub fn start(run: &Run, cache: &Cache) -> Started {
         let value = match &var.source {
             EnvSource::Value(v) => OsString::from(v),
             EnvSource::PodName => OsString::from(&run.pod),
+            EnvSource::AppName => OsString::from(&run.app),
             EnvSource::SecretKey { key, .. } => run.secret.get(key).cloned().unwrap_or_default(),
         };
         cmd.env(var.name, value);
+    }
+    if let Some(gcs) = &run.gcs {
+        cmd.env(kaspr_script::env_names::GCS_ENDPOINT, &gcs.endpoint);
     }
     own_process_group(&mut cmd);
     if let Some(id) = run.user {

@@ -49,9 +49,28 @@ impl Server {
     /// Starts `command` (its stderr kept for the panic if it dies) and waits until it listens
     /// on `host:port`; `url` is its index URL.
     fn start(
+        command: Command,
+        host: &str,
+        port: u16,
+        log: PathBuf,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        Self::spawn(
+            command,
+            host,
+            port,
+            format!("http://{host}:{port}/simple/"),
+            log,
+            dir,
+        )
+    }
+
+    /// Starts `command` and waits until it listens on `host:port`; `url` is what it serves.
+    pub fn spawn(
         mut command: Command,
         host: &str,
         port: u16,
+        url: String,
         log: PathBuf,
         dir: tempfile::TempDir,
     ) -> Self {
@@ -61,7 +80,7 @@ impl Server {
             .expect("starting a server");
         Self {
             child,
-            url: format!("http://{host}:{port}/simple/"),
+            url,
             log,
             _dir: dir,
         }
