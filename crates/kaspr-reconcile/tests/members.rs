@@ -235,8 +235,10 @@ fn a_member_rebalancing_past_the_threshold_outside_a_rollout_is_hung() {
 #[tokio::test]
 async fn the_rebalance_annotation_asks_the_leader_and_is_removed() {
     let member_api = serve(answers()).await;
-    let mut settings = kaspr_reconcile::Settings::default();
-    settings.members = check(&member_api.address);
+    let settings = kaspr_reconcile::Settings {
+        members: check(&member_api.address),
+        ..Default::default()
+    };
     let (ctx, mut api, mut cluster) = support::context_with_settings(
         kaspr_reconcile::metrics::Metrics::new(&opentelemetry::global::meter("test")),
         settings,

@@ -67,8 +67,13 @@ pub fn context() -> (Arc<Context>, Verifier, Cluster) {
 /// A context on the mock API server, with caches that hold nothing until `Cluster` fills them.
 /// Members are not asked (no member web API here); see `context_with_settings`.
 pub fn context_with(metrics: Metrics) -> (Arc<Context>, Verifier, Cluster) {
-    let mut settings = kaspr_reconcile::Settings::default();
-    settings.members.enabled = false;
+    let settings = kaspr_reconcile::Settings {
+        members: kaspr_reconcile::members::MemberCheck {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     context_with_settings(metrics, settings)
 }
 
