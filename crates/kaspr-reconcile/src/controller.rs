@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
@@ -35,10 +35,6 @@ use crate::validate::validate;
 
 /// Requeue while packages are installing: pods are watched too, this is a safety net.
 const REQUEUE_BUSY: Duration = Duration::from_secs(30);
-/// Requeue of an app held by a missing Secret or key. Secrets are to be read by name only (a
-/// watch needs list/watch on every Secret; the metadata watch in `run` is due to go), so this
-/// short requeue is what notices a Secret created later and resumes the rollout.
-pub const REQUEUE_BLOCKED: Duration = Duration::from_secs(15);
 const REQUEUE_IDLE: Duration = Duration::from_secs(300);
 /// How often members are asked for their status (upstream: every 30 s).
 const REQUEUE_MEMBERS: Duration = Duration::from_secs(60);
@@ -207,14 +203,18 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         .await;
     let state = status.python_packages.as_ref().and_then(|p| p.state);
     let polling = ctx.members.enabled() && app.spec.replicas.unwrap_or(1) > 0;
-    Ok(next_check(blocked.as_ref(), state, polling))
+    Ok(next_check(
+        blocked.as_ref().map(|_| ctx.settings.blocked_requeue),
+        state,
+        polling,
+    ))
 }
 
 /// When to look again without any watch event. Members change without a watch event
 /// (rebalances, hung members), so an app whose members are asked is looked at every minute.
-fn next_check(blocked: Option<&Blocked>, state: Option<PackagesState>, polling: bool) -> Action {
+fn next_check(blocked: Option<Duration>, state: Option<PackagesState>, polling: bool) -> Action {
     match state {
-        _ if blocked.is_some() => Action::requeue(REQUEUE_BLOCKED),
+        _ if let Some(after) = blocked => Action::requeue(after),
         Some(PackagesState::Pending | PackagesState::Installing) => Action::requeue(REQUEUE_BUSY),
         _ if polling => Action::requeue(REQUEUE_MEMBERS),
         _ => Action::requeue(REQUEUE_IDLE),
@@ -420,7 +420,6 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
     let ctx = Arc::new(Context::new(client.clone(), metrics, stores, settings));
     let apps = Api::<KasprApp>::all(client.clone());
     let controller = Controller::new(apps, watcher::Config::default().any_semantic());
-    let app_store = controller.store();
     let all = watcher::Config::default;
     let statefulsets = cached(
         watcher(Api::<StatefulSet>::all(client.clone()), all()),
@@ -454,8 +453,6 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
         writers.pods,
         &errors,
     );
-    // Secrets: metadata only, so the operator never holds secret values in memory.
-    let secrets = Api::<PartialObjectMeta<Secret>>::all(client.clone());
     controller
         .owns_stream(statefulsets)
         .owns(Api::<Service>::all(client.clone()), all())
@@ -465,13 +462,6 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
         .watches_stream(pods, |pod| {
             let app = pod.labels().get(names::APP_LABEL).cloned();
             app.map(|name| ObjectRef::new(&name).within(&pod.namespace().unwrap_or_default()))
-        })
-        .watches(secrets, all(), move |secret| {
-            crate::mapper::apps_referencing_secret(
-                &app_store.state(),
-                &secret.name_any(),
-                secret.namespace().as_deref(),
-            )
         })
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)

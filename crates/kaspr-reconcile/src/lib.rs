@@ -11,7 +11,6 @@ mod apply;
 pub mod build;
 pub mod controller;
 pub mod error;
-mod mapper;
 pub mod member_actions;
 pub mod members;
 pub mod metrics;

@@ -270,7 +270,7 @@ pub(crate) async fn observe(
 
 /// The key names of each Secret the spec references, read by name only: listing Secrets would
 /// need read access to every Secret's value. A blocked app is re-checked on a short requeue
-/// (see `controller::REQUEUE_BLOCKED`) and when the Secret's metadata watch sees it appear.
+/// (`Settings::blocked_requeue`); Secrets are never listed or watched.
 async fn secrets(client: &Client, ns: &str, app: &KasprApp) -> Result<Vec<SecretKeys>, Error> {
     let mut read: Vec<SecretKeys> = Vec::new();
     for reference in app.spec.secret_references() {

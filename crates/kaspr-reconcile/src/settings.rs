@@ -10,7 +10,7 @@ use crate::members::MemberCheck;
 pub const IMAGE_REGISTRY_ENV: &str = "KASPR_IMAGE_REGISTRY";
 
 /// Operator-wide settings that shape the children it builds and what it asks members.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Registry prefix for every app's image (`KASPR_IMAGE_REGISTRY`); None or empty: none.
     pub image_registry: Option<String>,
@@ -20,6 +20,21 @@ pub struct Settings {
     /// Hung-member recovery (`HUNG_MEMBER_DETECTION_ENABLED`,
     /// `HUNG_REBALANCING_THRESHOLD_SECONDS`); an app's annotations override both.
     pub hung_members: HungMembers,
+    /// How soon an app held by a missing Secret (or key) is looked at again. Secrets are read
+    /// by name only, never watched (a watch needs list/watch on every Secret in the cluster), so
+    /// this is how a Secret created later resumes the rollout.
+    pub blocked_requeue: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            image_registry: None,
+            members: MemberCheck::default(),
+            hung_members: HungMembers::default(),
+            blocked_requeue: Duration::from_secs(15),
+        }
+    }
 }
 
 /// When a member stuck in a rebalance is restarted.
@@ -62,6 +77,7 @@ impl Settings {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map_or(defaults.hung_members.threshold, Duration::from_secs),
             },
+            ..defaults
         }
     }
 }
