@@ -1,6 +1,5 @@
 //! `/metrics`, `/healthz`, `/readyz`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,19 +11,45 @@ use axum::routing::get;
 use kaspr_reconcile::metrics::PrometheusExport;
 use kaspr_types::KasprApp;
 use kube::api::{Api, ListParams};
+use tokio::net::TcpListener;
 
 /// Ready once the API server has answered a list of KasprApps (the CRD is installed and RBAC
-/// allows it).
-#[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+/// allows it), and while no watch the reconciles need is failing.
+#[derive(Clone)]
+pub struct Readiness {
+    listed: Arc<AtomicBool>,
+    watches: kaspr_reconcile::WatchErrors,
+}
 
 impl Readiness {
+    pub fn new(watches: kaspr_reconcile::WatchErrors) -> Self {
+        Self {
+            listed: Arc::default(),
+            watches,
+        }
+    }
+
+    /// None when ready, else why not.
+    fn not_ready(&self) -> Option<String> {
+        if !self.listed.load(Ordering::Relaxed) {
+            return Some("waiting for the API server to list KasprApps".to_owned());
+        }
+        let failing = self.watches.failing();
+        (!failing.is_empty()).then(|| {
+            failing
+                .iter()
+                .map(|(kind, message)| format!("the watch of {kind} fails: {message}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
     pub async fn wait_for_api(&self, client: &kube::Client) {
         let api = Api::<KasprApp>::all(client.clone());
         loop {
             match api.list(&ListParams::default().limit(1)).await {
                 Ok(_) => {
-                    self.0.store(true, Ordering::Relaxed);
+                    self.listed.store(true, Ordering::Relaxed);
                     return;
                 }
                 Err(e) => {
@@ -42,7 +67,8 @@ struct AppState {
     ready: Readiness,
 }
 
-pub async fn serve(addr: SocketAddr, export: Arc<PrometheusExport>, ready: Readiness) {
+/// Serves on `listener` (bound by the caller, so a port in use is an error at start).
+pub async fn serve(listener: TcpListener, export: Arc<PrometheusExport>, ready: Readiness) {
     let app = Router::new()
         .route(
             "/metrics",
@@ -52,23 +78,14 @@ pub async fn serve(addr: SocketAddr, export: Arc<PrometheusExport>, ready: Readi
         .route(
             "/readyz",
             get(|State(s): State<AppState>| async move {
-                if s.ready.0.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ok")
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "waiting for the API server",
-                    )
+                match s.ready.not_ready() {
+                    None => (StatusCode::OK, "ok".to_owned()),
+                    Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
                 }
             }),
         )
         .with_state(AppState { export, ready });
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, %addr, "cannot listen"),
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "HTTP server stopped");
     }
 }

@@ -88,17 +88,52 @@ fn run(listen: &str) -> anyhow::Result<bool> {
         .build()?
         .block_on(async move {
             telemetry::init_logging();
+            // First, so a port in use ends the process at once with one clear line.
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (--listen): {e}"))?;
             let (metrics, export) = kaspr_reconcile::metrics::prometheus()?;
             let client = client().await?;
-            let ready = http::Readiness::default();
-            tokio::spawn(http::serve(
-                listen,
-                std::sync::Arc::new(export),
-                ready.clone(),
-            ));
-            ready.wait_for_api(&client).await;
-            tracing::info!(%listen, "kaspr-operator started");
-            kaspr_reconcile::run(client, metrics, kaspr_reconcile::Settings::from_env()).await;
+            let watches = kaspr_reconcile::WatchErrors::default();
+            let ready = http::Readiness::new(watches.clone());
+            tokio::spawn(http::serve(listener, std::sync::Arc::new(export), ready.clone()));
+            let work = async {
+                ready.wait_for_api(&client).await;
+                tracing::info!(%listen, "kaspr-operator started");
+                let settings = kaspr_reconcile::Settings::from_env();
+                kaspr_reconcile::run(client, metrics, settings, watches).await;
+            };
+            tokio::pin!(work);
+            tokio::select! {
+                () = &mut work => {}
+                () = shutdown_signal() => {
+                    // The controller stops taking work on the same signal and finishes what
+                    // runs; a reconcile stuck on a failing API server is not waited for long.
+                    if tokio::time::timeout(SHUTDOWN_GRACE, &mut work).await.is_err() {
+                        tracing::warn!(grace = ?SHUTDOWN_GRACE, "stopping without waiting further for running reconciles");
+                    }
+                }
+            }
+            tracing::info!("kaspr-operator stopped");
             Ok(true)
         })
+}
+
+/// How long a running reconcile may take after SIGTERM (the kubelet's default grace is 30 s).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the process still ends on the default action.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
 }

@@ -414,8 +414,9 @@ pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Act
 ///
 /// The watches of StatefulSets, pods, PVCs and ConfigMaps (metadata) both trigger reconciles and
 /// fill the caches observe reads, so a reconcile makes no read of its own but the Secret's.
-pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
-    let (stores, writers) = Stores::new();
+/// Watch failures are recorded in `errors` (the caller's readiness reads them).
+pub async fn run(client: Client, metrics: Metrics, settings: Settings, errors: WatchErrors) {
+    let (stores, writers) = Stores::with_errors(errors);
     let errors = stores.errors().clone();
     let ctx = Arc::new(Context::new(client.clone(), metrics, stores, settings));
     let apps = Api::<KasprApp>::all(client.clone());
@@ -466,8 +467,13 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings) {
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "controller event");
+            match result {
+                // The KasprApp watch itself (the trigger of every reconcile) failing.
+                Err(kube::runtime::controller::Error::QueueError(e)) => {
+                    tracing::warn!(error = %e, "the watch of KasprApps fails; nothing is reconciled until it works")
+                }
+                Err(e) => tracing::debug!(error = %e, "controller event"),
+                Ok(_) => {}
             }
         })
         .await;

@@ -23,5 +23,6 @@ pub mod validate;
 
 pub use controller::{Context, run};
 pub use error::Error;
+pub use observe::WatchErrors;
 pub use settings::{HungMembers, IMAGE_REGISTRY_ENV, Settings};
 pub use validate::{ValidatedApp, validate};

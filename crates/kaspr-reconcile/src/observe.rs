@@ -52,6 +52,12 @@ pub struct Writers {
 impl Stores {
     /// Empty caches, not ready until their writers have seen a first full list.
     pub fn new() -> (Stores, Writers) {
+        Self::with_errors(WatchErrors::default())
+    }
+
+    /// `new`, recording watch failures in `errors` (a handle the caller keeps, e.g. for
+    /// readiness).
+    pub fn with_errors(errors: WatchErrors) -> (Stores, Writers) {
         let (statefulsets, sts_writer) = reflector::store();
         let (pods, pods_writer) = reflector::store();
         let (pvcs, pvcs_writer) = reflector::store();
@@ -63,7 +69,7 @@ impl Stores {
             pvcs,
             hpas,
             config_maps,
-            errors: WatchErrors::default(),
+            errors,
             sync_wait: SYNC_WAIT,
         };
         let writers = Writers {
@@ -77,7 +83,7 @@ impl Stores {
     }
 
     /// The last error of each watch, for a cache that is not ready.
-    pub(crate) fn errors(&self) -> &WatchErrors {
+    pub fn errors(&self) -> &WatchErrors {
         &self.errors
     }
 
@@ -113,7 +119,7 @@ impl Stores {
 
 /// The last error of each watch (by kind), cleared by the next event that brings objects.
 #[derive(Clone, Default)]
-pub(crate) struct WatchErrors(Arc<Mutex<BTreeMap<String, String>>>);
+pub struct WatchErrors(Arc<Mutex<BTreeMap<String, String>>>);
 
 impl WatchErrors {
     /// Notes what a watch of `kind` yielded. The `Init` that starts every (re)list is no sign of
@@ -123,10 +129,29 @@ impl WatchErrors {
             return;
         };
         match item {
-            Ok(watcher::Event::Init) => None,
-            Ok(_) => errors.remove(kind),
-            Err(e) => errors.insert(kind.to_owned(), watch_message(e)),
-        };
+            Ok(watcher::Event::Init) => {}
+            Ok(_) => {
+                if errors.remove(kind).is_some() {
+                    tracing::info!(kind, "the watch works again");
+                }
+            }
+            Err(e) => {
+                let message = watch_message(e);
+                // Once per new message: the watcher retries with backoff and would repeat it.
+                if errors.get(kind) != Some(&message) {
+                    tracing::warn!(kind, error = %message, "the watch of {kind} fails; reconciles that need it wait and then report ReadFailed");
+                }
+                errors.insert(kind.to_owned(), message);
+            }
+        }
+    }
+
+    /// The kinds whose watch fails now, with the API's message (for readiness).
+    pub fn failing(&self) -> Vec<(String, String)> {
+        self.0
+            .lock()
+            .map(|e| e.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     }
 
     fn last(&self, kind: &str) -> Option<String> {

@@ -188,7 +188,7 @@ fn creating_the_missing_secret_resumes_the_rollout_at_the_next_requeue() {
             },
             ..Default::default()
         };
-        kaspr_reconcile::run(client, metrics, settings).await;
+        kaspr_reconcile::run(client, metrics, settings, Default::default()).await;
     });
 
     // Held: the app's status is written, everything but the StatefulSet applied.

@@ -124,11 +124,11 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
         http_get(port, "/healthz").is_some_and(|(c, _)| c == 200)
     })
     .await;
-    wait_for("/readyz", || async {
-        http_get(port, "/readyz").is_some_and(|(c, _)| c == 200)
-    })
-    .await;
     if client.list_api_group_resources("apps/v1").await.is_ok() {
+        wait_for("/readyz", || async {
+            http_get(port, "/readyz").is_some_and(|(c, _)| c == 200)
+        })
+        .await;
         // A real cluster: the operator creates the StatefulSet.
         let sts: Api<k8s_openapi::api::apps::v1::StatefulSet> =
             Api::namespaced(client.clone(), "default");
@@ -138,6 +138,10 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
         .await;
     } else {
         crdserver_failure_is_visible(&client, &apps).await;
+        // Not ready while a watch the reconciles need fails, and /readyz says which.
+        let (code, body) = http_get(port, "/readyz").expect("/readyz answers");
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("the watch of StatefulSet fails"), "{body}");
     }
     let (_, metrics) = http_get(port, "/metrics").expect("metrics");
     assert!(
