@@ -6,6 +6,8 @@ use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPoli
 
 use crate::build::{Child, Desired, Orphan, StorageChange};
 use crate::error::Error;
+use crate::ownership::KnownChildren;
+use kaspr_types::KasprApp;
 
 /// Applies every child of `desired` in order; the rollout itself (the StatefulSet) and the
 /// orphans' deletion only when `rollout` (a missing Secret holds the rollout, so running pods
@@ -13,10 +15,15 @@ use crate::error::Error;
 pub(crate) async fn apply_all(
     client: &Client,
     ns: &str,
+    owner: Owner<'_>,
     desired: &Desired,
     rollout: bool,
 ) -> Result<(), Error> {
     let (children, orphans) = desired.parts();
+    // Every child is checked before any is written, so a conflict changes nothing.
+    for child in children.iter().filter(|c| rollout || !c.rollout) {
+        owner.known.check(client, ns, owner.app, child).await?;
+    }
     for child in children.iter().filter(|c| !c.rollout) {
         apply(client, ns, child).await?;
     }
@@ -35,6 +42,13 @@ pub(crate) async fn apply_all(
         delete(client, ns, orphan, PropagationPolicy::Background).await?;
     }
     Ok(())
+}
+
+/// The app the children belong to, and the children already found to be its.
+#[derive(Clone, Copy)]
+pub(crate) struct Owner<'a> {
+    pub app: &'a KasprApp,
+    pub known: &'a KnownChildren,
 }
 
 /// A changed claim template: grow the claims, then delete the StatefulSet and leave its pods

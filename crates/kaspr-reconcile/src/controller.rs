@@ -21,7 +21,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::instrument;
 
-use crate::apply::apply_all;
+use crate::apply::{Owner, apply_all};
 use crate::build;
 use crate::error::{Error, api_message};
 use crate::member_actions::{self, HungCounts};
@@ -29,6 +29,7 @@ use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
 use crate::observe::{self, Snapshot, Stores, WatchErrors};
+use crate::ownership::KnownChildren;
 use crate::settings::Settings;
 use crate::status::{self, Blocked, Observed};
 use crate::validate::validate;
@@ -52,6 +53,8 @@ pub struct Context {
     members: Members,
     /// Members seen hung, per app, check after check.
     hung: HungCounts,
+    /// Children found to be their app's (so not a name conflict).
+    known: KnownChildren,
     /// The caches observe reads, kept by the controller's watches.
     stores: Stores,
     /// Install reports already counted (pod uid + restart count).
@@ -79,6 +82,7 @@ impl Context {
             members: Members::new(settings.members.clone()),
             settings,
             hung: HungCounts::default(),
+            known: KnownChildren::default(),
             stores,
             seen_reports: Mutex::default(),
             failures: Mutex::default(),
@@ -184,7 +188,11 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
     let hash = validated.hash();
     let blocked = validated.secret_problem().cloned();
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
-    if let Err(error) = apply_all(&ctx.client, &ns, &desired, blocked.is_none()).await {
+    let owner = Owner {
+        app,
+        known: &ctx.known,
+    };
+    if let Err(error) = apply_all(&ctx.client, &ns, owner, &desired, blocked.is_none()).await {
         return Err(show_apply_failure(ctx, app, &snapshot, hash, error).await);
     }
     if let Some(b) = &blocked {
@@ -242,6 +250,11 @@ async fn show_apply_failure(
             kind: (*kind).to_owned(),
             name: name.clone(),
             message: message(source),
+        },
+        Error::NameConflict { kind, name, holder } => Blocked::NameConflict {
+            kind: (*kind).to_owned(),
+            name: name.clone(),
+            holder: holder.clone(),
         },
         Error::Delete { kind, name, source } => Blocked::DeleteFailed {
             kind: (*kind).to_owned(),

@@ -25,6 +25,13 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// An object of a child's name exists and is not this app's (nor upstream's for it).
+    #[error("{kind} {name} exists and is not this app's: {holder}")]
+    NameConflict {
+        kind: &'static str,
+        name: String,
+        holder: String,
+    },
     /// Deleting a child the spec no longer asks for.
     #[error("deleting {kind} {name}: {source}")]
     Delete {
@@ -53,6 +60,7 @@ impl Error {
             Error::CacheNotSynced { .. } => "cache_not_synced",
             Error::GetSecret { .. } => "get_secret",
             Error::Apply { .. } => "apply",
+            Error::NameConflict { .. } => "name_conflict",
             Error::Delete { .. } => "delete",
             Error::PatchStatus(_) => "patch_status",
             Error::PatchFinalizers(_) => "patch_finalizers",

@@ -16,6 +16,7 @@ pub mod members;
 pub mod metrics;
 pub mod names;
 pub mod observe;
+pub mod ownership;
 mod settings;
 pub mod status;
 pub mod takeover;

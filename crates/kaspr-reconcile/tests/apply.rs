@@ -85,6 +85,13 @@ async fn shared_cache_applies_keep_the_expanded_pvc_and_use_forced_apply_patches
     }
 }
 
+/// Every child of `app(PLAIN)`, in apply order.
+fn all_children() -> Vec<&'static str> {
+    let mut paths = FIRST_CHILDREN.to_vec();
+    paths.extend([LIVE_SET_PATH, support::HPA_PATH, STS_PATH]);
+    paths
+}
+
 const VOLUMES_422: &str = "StatefulSet.apps \"orders-app\" is invalid: spec.template.spec.volumes[2].name: Required value";
 
 #[tokio::test]
@@ -93,6 +100,7 @@ async fn a_refused_statefulset_apply_sets_apply_failed_emits_a_warning_and_retur
     let (ctx, mut api, _cluster) = context_with(metrics);
     let app = app(PLAIN);
     let task = start(&app, &ctx);
+    api.checks(&all_children()).await;
     api.patches(&FIRST_CHILDREN).await;
     api.patch(LIVE_SET_PATH).await;
     api.patch(support::HPA_PATH).await;
@@ -132,6 +140,7 @@ async fn a_kind_the_api_does_not_serve_is_named_in_the_status() {
     let app = app(PLAIN);
     let (task, mut api) = started(&app);
     let not_served = "the server could not find the requested resource";
+    api.checks(&all_children()).await;
     let request = (Method::PATCH, SERVICE_ACCOUNT_PATH);
     let refusal = (StatusCode::NOT_FOUND, "NotFound", not_served);
     // Nothing after the refused child is applied: the event and the status come next.
@@ -150,4 +159,63 @@ async fn a_kind_the_api_does_not_serve_is_named_in_the_status() {
         matches!(&err, Error::Apply { kind, .. } if *kind == "ServiceAccount"),
         "{err:?}"
     );
+}
+
+/// The ServiceAccount's metadata as the API server answers a metadata read.
+fn service_account_meta(metadata: Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": metadata})
+}
+
+#[tokio::test]
+async fn an_object_of_a_childs_name_that_is_someone_elses_is_refused_and_nothing_is_written() {
+    let app = app(PLAIN);
+    let (task, mut api) = started(&app);
+    let theirs = service_account_meta(json!({"name": "orders-app", "namespace": "default",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                             "uid": "other", "controller": true}]}));
+    api.expect(Method::GET, SERVICE_ACCOUNT_PATH, StatusCode::OK, theirs)
+        .await;
+    let shown = api.failure_shown(&app, "NameConflict").await;
+    assert!(
+        shown.message().contains("ServiceAccount orders-app")
+            && shown.message().contains("owned by Deployment web"),
+        "{}",
+        shown.message()
+    );
+    assert!(
+        shown.event["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ServiceAccount orders-app"),
+        "the event names the object"
+    );
+    assert!(
+        api.apply_requests()
+            .iter()
+            .all(|r| r.path.ends_with("/status")),
+        "nothing but the status was written"
+    );
+    let err = failed(task).await;
+    assert_eq!(err.metric_label(), "name_conflict");
+}
+
+#[tokio::test]
+async fn an_object_the_python_operator_made_for_this_app_is_adopted() {
+    let app = app(PLAIN);
+    let (task, mut api) = started(&app);
+    // Upstream's labels, no owner reference (e.g. recreated by hand from its manifest).
+    let upstreams = service_account_meta(json!({"name": "orders-app", "namespace": "default",
+        "labels": {"kaspr.io/app": "orders", "app.kubernetes.io/managed-by": "kaspr-operator"}}));
+    api.expect(Method::GET, SERVICE_ACCOUNT_PATH, StatusCode::OK, upstreams)
+        .await;
+    let mut rest = all_children();
+    rest.remove(0);
+    api.checks(&rest).await;
+    api.patches(&FIRST_CHILDREN).await;
+    api.patch(LIVE_SET_PATH).await;
+    api.patch(support::HPA_PATH).await;
+    api.patch(STS_PATH).await;
+    api.status(&app).await;
+    api.nothing_more().await;
+    finished(task).await;
 }

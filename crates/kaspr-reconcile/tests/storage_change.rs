@@ -108,6 +108,9 @@ async fn the_claims_grow_before_the_statefulset_is_deleted_and_its_pods_stay() {
     cluster.pvcs(json!([claim(0, "1Gi"), claim(1, "1Gi")]));
     let app = app_with_storage("2Gi");
     let task = start(&app, &ctx);
+    let mut children = FIRST_CHILDREN.to_vec();
+    children.extend([LIVE_SET_PATH, support::HPA_PATH, STS_PATH]);
+    api.checks(&children).await;
     api.patches(&FIRST_CHILDREN).await;
     api.patch(LIVE_SET_PATH).await;
     api.patch(support::HPA_PATH).await;

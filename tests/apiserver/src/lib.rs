@@ -57,10 +57,24 @@ async fn client_as(user_agent: Option<&'static str>) -> Client {
     Client::try_from(config).unwrap_or_else(|e| panic!("client for {path}: {e}"))
 }
 
+/// A client for the API server under test, with the KasprApp CRD and every component CRD
+/// (KasprAgent, KasprTable, KasprWebView, KasprTask, KasprJoin) installed and Established.
+pub async fn client_with_component_crds() -> Client {
+    let client = client_with_crd().await;
+    for (_, crd) in kaspr_components::crds() {
+        install(&client, crd).await;
+    }
+    client
+}
+
 /// Server-side applies the generated CRD and waits until the server reports it Established.
 async fn install_crd(client: &Client) {
+    install(client, kaspr_types::crd()).await;
+}
+
+/// Server-side applies `crd` and waits until the server reports it Established.
+pub async fn install(client: &Client, crd: CustomResourceDefinition) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = kaspr_types::crd();
     let name = crd.metadata.name.clone().unwrap_or_default();
     crds.patch(
         &name,

@@ -139,9 +139,12 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
     } else {
         crdserver_failure_is_visible(&client, &apps).await;
         // Not ready while a watch the reconciles need fails, and /readyz says which.
-        let (code, body) = http_get(port, "/readyz").expect("/readyz answers");
-        assert_eq!(code, 503, "{body}");
-        assert!(body.contains("the watch of StatefulSet fails"), "{body}");
+        wait_for("/readyz naming the failing StatefulSet watch", || async {
+            http_get(port, "/readyz").is_some_and(|(code, body)| {
+                code == 503 && body.contains("the watch of StatefulSet fails")
+            })
+        })
+        .await;
     }
     let (_, metrics) = http_get(port, "/metrics").expect("metrics");
     assert!(

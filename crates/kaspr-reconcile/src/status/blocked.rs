@@ -20,6 +20,12 @@ pub enum Blocked {
         name: String,
         message: String,
     },
+    /// An object of a child's name exists and is someone else's.
+    NameConflict {
+        kind: String,
+        name: String,
+        holder: String,
+    },
     /// The API server refused to delete a child the spec no longer asks for.
     DeleteFailed {
         kind: String,
@@ -38,6 +44,7 @@ impl Blocked {
             Blocked::SecretMissing { .. } => "SecretNotFound",
             Blocked::SecretKeyMissing { .. } => "SecretKeyNotFound",
             Blocked::ApplyFailed { .. } => "ApplyFailed",
+            Blocked::NameConflict { .. } => "NameConflict",
             Blocked::DeleteFailed { .. } => "DeleteFailed",
             Blocked::ReadFailed { .. } => "ReadFailed",
         }
@@ -52,6 +59,7 @@ impl Blocked {
                 field.starts_with("spec.pythonPackages")
             }
             Blocked::ApplyFailed { .. }
+            | Blocked::NameConflict { .. }
             | Blocked::DeleteFailed { .. }
             | Blocked::ReadFailed { .. } => false,
         }
@@ -75,6 +83,10 @@ impl Blocked {
                 name,
                 message,
             } => format!("Applying {kind} {name} failed: {message}"),
+            Blocked::NameConflict { kind, name, holder } => format!(
+                "{kind} {name} already exists and is not this app's ({holder}); nothing was \
+                 changed. Rename the KasprApp, or delete or rename that {kind} if it is not needed"
+            ),
             Blocked::DeleteFailed {
                 kind,
                 name,

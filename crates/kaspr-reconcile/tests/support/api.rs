@@ -53,6 +53,8 @@ pub struct Seen {
 pub struct Verifier {
     pub handle: Handle,
     pub seen: Vec<Seen>,
+    /// Children the operator has already checked for a name conflict (it reads each once).
+    checked: std::collections::HashSet<String>,
 }
 
 impl Verifier {
@@ -60,6 +62,17 @@ impl Verifier {
         Self {
             handle,
             seen: Vec::new(),
+            checked: Default::default(),
+        }
+    }
+
+    /// The name-conflict reads (metadata GETs) of those `paths` not read before in this
+    /// scenario, each answered 404: nothing of that name exists yet.
+    pub async fn checks(&mut self, paths: &[&str]) {
+        for path in paths {
+            if self.checked.insert((*path).to_owned()) {
+                self.not_found(path).await;
+            }
         }
     }
 
@@ -200,6 +213,11 @@ impl Verifier {
     /// The server-side applies of the children, in order: the packages PVC when `pvc` (the
     /// shared cache is on), the StatefulSet when `with_statefulset`.
     pub async fn applies_of(&mut self, pvc: bool, with_statefulset: bool) -> Applied {
+        let mut paths: Vec<&str> = FIRST_CHILDREN.to_vec();
+        paths.extend(pvc.then_some(PVC_PATH));
+        paths.extend([LIVE_SET_PATH, HPA_PATH]);
+        paths.extend(with_statefulset.then_some(STS_PATH));
+        self.checks(&paths).await;
         self.patches(&FIRST_CHILDREN).await;
         let pvc = if pvc {
             Some(self.patch(PVC_PATH).await)
@@ -222,6 +240,9 @@ impl Verifier {
 
     /// The server-side applies of the children of an app without pythonPackages, in order.
     pub async fn applies_without_packages(&mut self) {
+        let mut paths: Vec<&str> = FIRST_CHILDREN.to_vec();
+        paths.extend([HPA_PATH, STS_PATH]);
+        self.checks(&paths).await;
         self.patches(&FIRST_CHILDREN).await;
         self.patch(HPA_PATH).await;
         self.patch(STS_PATH).await;
