@@ -105,6 +105,15 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
         "spec": {"bootstrapServers": "kafka:9092", "pythonPackages": {"packages": ["requests"]}}
     });
     let apps = Api::<KasprApp>::namespaced(client.clone(), "default");
+    // A fresh app: a status left by an earlier run on the same server must not pass for this
+    // operator's.
+    if apps.get_opt("smoke").await.ok().flatten().is_some() {
+        let _ = apps.delete("smoke", &Default::default()).await;
+        wait_for("the old smoke app to go", || async {
+            apps.get_opt("smoke").await.ok().flatten().is_none()
+        })
+        .await;
+    }
     apps.patch("smoke", &apply, &Patch::Apply(&app))
         .await
         .expect("app applied");
