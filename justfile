@@ -4,7 +4,7 @@
 test:
     cargo xtask test
 
-# Regenerate crds/kasprapp.crd.yaml from the Rust types.
+# Regenerate crds/*.crd.yaml from the Rust types.
 crd:
     cargo xtask crd
 

@@ -1,6 +1,6 @@
 //! `cargo xtask <task>`: the project's chores, in Rust so they run wherever cargo does.
 //!
-//! - `crd [--check]`   write `crds/kasprapp.crd.yaml` from the Rust types, or fail if it is stale
+//! - `crd [--check]`   write `crds/*.crd.yaml` from the Rust types, or fail if one is stale
 //! - `test`            prepare every part the tests need, then run all of them
 //! - `lint [step...]`  every check that is not a test: fmt, clippy, doc, shellcheck on the
 //!   rendered install script, ruff on its Python, cargo-deny, the MSRV (see `lint/mod.rs`)
