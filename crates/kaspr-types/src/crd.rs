@@ -20,31 +20,50 @@ pub fn crd() -> CustomResourceDefinition {
             .as_mut()
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
-            fix_formats(schema);
+            tidy_schema(schema);
+            // kube-derive describes the root with a placeholder; `kubectl explain kasprapp`
+            // shows this instead.
+            schema.description = Some(ROOT_DESCRIPTION.to_owned());
         }
     }
     crd
 }
 
-fn fix_formats(schema: &mut JSONSchemaProps) {
+/// What `kubectl explain kasprapp` says a KasprApp is.
+const ROOT_DESCRIPTION: &str = "A KasprApp runs a Kaspr application (Kafka streams in Python) \
+     as a StatefulSet of members: its settings, Kafka connection and security, table storage, \
+     pod template, and the Python packages every member can import (spec.pythonPackages). Its \
+     agents, tables, web views, tasks and joins are separate resources labelled \
+     kaspr.io/app: <name>.";
+
+fn tidy_schema(schema: &mut JSONSchemaProps) {
+    // Doc comments wrap at 100 columns; `kubectl explain` wraps again, so a line break inside
+    // a paragraph would show as a ragged line. Paragraphs (blank lines) stay.
+    if let Some(d) = schema.description.as_mut() {
+        *d = d
+            .split("\n\n")
+            .map(|p| p.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+    }
     schema.format = match schema.format.take().as_deref() {
         Some("uint32") | Some("uint16") | Some("uint8") => Some("int32".to_owned()),
         Some("uint64") | Some("uint") => Some("int64".to_owned()),
         other => other.map(str::to_owned),
     };
     for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
-        fix_formats(child);
+        tidy_schema(child);
     }
     if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
-        fix_formats(items);
+        tidy_schema(items);
     }
     if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
-        fix_formats(extra);
+        tidy_schema(extra);
     }
     for sub in [&mut schema.all_of, &mut schema.any_of, &mut schema.one_of]
         .into_iter()
         .flatten()
     {
-        sub.iter_mut().for_each(fix_formats);
+        sub.iter_mut().for_each(tidy_schema);
     }
 }

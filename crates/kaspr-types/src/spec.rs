@@ -27,6 +27,8 @@ use crate::wire::wire_names;
     singular = "kasprapp",
     shortname = "kapp",
     shortname = "kapps",
+    category = "kaspr",
+    category = "all",
     namespaced,
     status = "KasprAppStatus",
     derive = "Default",

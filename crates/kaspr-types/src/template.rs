@@ -125,7 +125,10 @@ fn volumes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "items": {
             "type": "object",
             "required": ["name"],
-            "properties": {"name": {"type": "string", "minLength": 1}},
+            "properties": {"name": {
+                "type": "string", "minLength": 1,
+                "description": "The volume's name, as `volumeMounts` refer to it."
+            }},
             "x-kubernetes-preserve-unknown-fields": true
         }
     })

@@ -36,3 +36,35 @@ fn cache_size_may_only_grow() {
     assert_eq!(size["default"], "256Mi");
     assert!(size["pattern"].is_string(), "{size}");
 }
+
+/// `kubectl explain` is the reference users read: the root says what a KasprApp is, and every
+/// field of the schema has a description.
+#[test]
+fn every_field_is_described_and_the_root_says_what_a_kasprapp_is() {
+    let crd = serde_json::to_value(kaspr_types::crd()).expect("json");
+    let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let description = root["description"].as_str().unwrap_or_default();
+    assert!(description.starts_with("A KasprApp runs"), "{description}");
+    fn walk(schema: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        for (name, field) in schema["properties"].as_object().into_iter().flatten() {
+            let p = format!("{path}.{name}");
+            if field["description"].as_str().is_none_or(str::is_empty) {
+                missing.push(p.clone());
+            }
+            walk(field, &p, missing);
+        }
+        if schema["items"].is_object() {
+            walk(&schema["items"], &format!("{path}[]"), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(root, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:?}"
+    );
+    assert_eq!(
+        crd["spec"]["names"]["categories"],
+        serde_json::json!(["kaspr", "all"])
+    );
+}
