@@ -6,12 +6,13 @@ Standard library only. Plain HTTP on 127.0.0.1. It
 - forwards custom resources, events, leases, CRDs, /version and the rest to crdserver (a real
   apiextensions-apiserver; https, read from its kubeconfig), streaming chunked responses (watches)
   chunk by chunk;
-- serves itself, from memory, the core and apps kinds the operator uses: apps/v1 StatefulSet and
-  v1 Service, ServiceAccount, ConfigMap, PersistentVolumeClaim, Pod, Secret: list, watch (with
-  bookmarks, label/field selectors, timeoutSeconds, 410 for a too old resourceVersion), get,
-  create, replace, server-side apply (one owner: top-level fields are replaced), merge patch,
-  delete (with uid/resourceVersion preconditions), the status subresource, and metadata-only
-  (PartialObjectMetadata) lists and watches;
+- serves itself, from memory, the core, apps and autoscaling kinds the operator uses: apps/v1
+  StatefulSet, autoscaling/v2 HorizontalPodAutoscaler and v1 Service, ServiceAccount, ConfigMap,
+  PersistentVolumeClaim, Pod, Secret: list, watch (with bookmarks, label/field selectors,
+  timeoutSeconds, 410 for a too old resourceVersion), get, create, replace, server-side apply
+  (one owner: top-level fields are replaced), merge patch, delete (with uid/resourceVersion
+  preconditions), the status subresource, and metadata-only (PartialObjectMetadata) lists and
+  watches;
 - with --simulate, plays the StatefulSet controller and the kubelet: a StatefulSet whose spec
   changes gets its pods (Running, Ready, with an install report on the install-packages init
   container) and a rolled-out status after --sim-delay seconds; deleting it deletes its pods;
@@ -62,17 +63,23 @@ LOCAL = {
     ("", "pods"): ("Pod", True, True, True),
     ("", "secrets"): ("Secret", True, False, False),
     ("apps", "statefulsets"): ("StatefulSet", True, True, True),
+    ("autoscaling", "horizontalpodautoscalers"): ("HorizontalPodAutoscaler", True, True, False),
 }
 SHORT = {"services": ["svc"], "serviceaccounts": ["sa"], "configmaps": ["cm"],
-         "persistentvolumeclaims": ["pvc"], "pods": ["po"], "statefulsets": ["sts"]}
-VERSION = "v1"
+         "persistentvolumeclaims": ["pvc"], "pods": ["po"], "statefulsets": ["sts"],
+         "horizontalpodautoscalers": ["hpa"]}
+# The version served of each group served from memory.
+VERSIONS = {"": "v1", "apps": "v1", "autoscaling": "v2"}
+# Discovery paths answered here: /apis/<group> and /apis/<group>/<version> of those groups.
+LOCAL_GROUP_PATHS = {f"/apis/{g}" for g in VERSIONS if g} | \
+    {f"/apis/{g}/{v}" for g, v in VERSIONS.items() if g}
 HISTORY_MAX = 500_000
 META_ACCEPT = re.compile(r"as=PartialObjectMetadata(List)?\b")
 SIM_AGENT = "apistandin-simulator"
 
 
 def api_version(group):
-    return f"{group}/{VERSION}" if group else VERSION
+    return f"{group}/{VERSIONS[group]}" if group else VERSIONS[group]
 
 
 def now_iso():
@@ -617,17 +624,18 @@ class Simulator:
                     pass
             self.store.write(("", "pods"), ns, pod_name, pod, "kube-controller-manager", "Update")
         self.delete_pods(ns, name, keep=replicas)
-        latest = self.store.get(key, ns, name)
-        if latest is None or spec_part(latest) != spec_part(sts):
-            return  # changed meanwhile: its own rollout is scheduled
-        obj = copy.deepcopy(latest)
-        obj["status"] = {
-            "observedGeneration": sts["metadata"].get("generation", 1),
-            "replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas,
-            "updatedReplicas": replicas, "availableReplicas": replicas,
-            "currentRevision": revision, "updateRevision": revision, "collisionCount": 0,
-        }
-        self.store.write(key, ns, name, obj, "kube-controller-manager", "Update", "status")
+        with self.store.lock:  # no write may come between this read and the status write
+            latest = self.store.get(key, ns, name)
+            if latest is None or spec_part(latest) != spec_part(sts):
+                return  # changed meanwhile: its own rollout is scheduled
+            obj = copy.deepcopy(latest)
+            obj["status"] = {
+                "observedGeneration": sts["metadata"].get("generation", 1),
+                "replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas,
+                "updatedReplicas": replicas, "availableReplicas": replicas,
+                "currentRevision": revision, "updateRevision": revision, "collisionCount": 0,
+            }
+            self.store.write(key, ns, name, obj, "kube-controller-manager", "Update", "status")
 
     @staticmethod
     def make_pod(sts, template, pod_name, revision):
@@ -788,9 +796,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             local = self.local_target(path)
             if local is not None:
                 return self.serve_local(local, query)
-            if path in ("/api", "/apis", "/api/v1", "/apis/apps", "/apis/apps/v1"):
+            if path in ("/api", "/apis", "/api/v1") or path in LOCAL_GROUP_PATHS:
                 return self.discovery(path)
-            if path.startswith("/api/") or path.startswith("/apis/apps/"):
+            if path.startswith("/api/") or any(path.startswith(f"/apis/{g}/")
+                                               for g in VERSIONS if g):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return self.forward(url)
         except ApiError as e:
@@ -844,8 +853,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "serverAddressByClientCIDRs": [
                                             {"clientCIDR": "0.0.0.0/0",
                                              "serverAddress": "127.0.0.1"}]})
-        if path in ("/api/v1", "/apis/apps/v1"):
-            group = "" if path == "/api/v1" else "apps"
+        if path == "/api/v1" or path.count("/") == 3:  # /api/v1, /apis/<group>/<version>
+            group = "" if path == "/api/v1" else path.split("/")[2]
             resources = []
             for (g, r), (kind, namespaced, has_status, _) in LOCAL.items():
                 if g != group:
@@ -861,11 +870,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
                                         "groupVersion": api_version(group),
                                         "resources": resources})
-        apps = {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-                "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}
-        if path == "/apis/apps":
-            return self.send_json(200, dict(kind="APIGroup", apiVersion="v1", **apps))
-        # /apis: crdserver's groups plus apps, in the legacy (not aggregated) format.
+        local = [{"name": g, "versions": [{"groupVersion": api_version(g), "version": v}],
+                  "preferredVersion": {"groupVersion": api_version(g), "version": v}}
+                 for g, v in VERSIONS.items() if g]
+        if path in LOCAL_GROUP_PATHS:  # /apis/<group>
+            group = next(g for g in local if g["name"] == path.split("/")[2])
+            return self.send_json(200, dict(kind="APIGroup", apiVersion="v1", **group))
+        # /apis: crdserver's groups plus the local ones, in the legacy (not aggregated) format.
         conn, resp, _ = self.upstream.open("GET", "/apis", None,
                                            self.upstream.headers({"Accept": "application/json"}),
                                            False)
@@ -873,7 +884,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.upstream.release(conn, resp)
         doc = json.loads(data) if resp.status == 200 else {"kind": "APIGroupList", "groups": []}
         doc.setdefault("apiVersion", "v1")
-        groups = [apps] + [g for g in doc.get("groups", []) if g.get("name") != "apps"]
+        names = {g["name"] for g in local}
+        groups = local + [g for g in doc.get("groups", []) if g.get("name") not in names]
         # apiextensions-apiserver alone (no aggregator) leaves the CRDs' groups out of /apis.
         conn, resp, _ = self.upstream.open(
             "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", None,
@@ -976,8 +988,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["api", "v1"]:
             group, rest = "", parts[2:]
-        elif parts[:3] == ["apis", "apps", "v1"]:
-            group, rest = "apps", parts[3:]
+        elif len(parts) >= 3 and parts[0] == "apis" and parts[1] and \
+                VERSIONS.get(parts[1]) == parts[2]:
+            group, rest = parts[1], parts[3:]
         else:
             return None
         watch_path = bool(rest) and rest[0] == "watch"
@@ -1066,6 +1079,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return obj
 
     def write(self, key, ns, name, sub, q, metadata_only):
+        # Read, combine and store under the store's lock: a write between the read and the store
+        # (the simulator's status) would otherwise be lost.
+        with self.store.lock:
+            code, doc = self.combine_and_store(key, ns, name, sub, q, metadata_only)
+        return self.send_json(code, doc)
+
+    def combine_and_store(self, key, ns, name, sub, q, metadata_only):
+        """(code, response object) of a PUT or PATCH."""
         group, resource = key
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         body = self.json_body()
@@ -1113,9 +1134,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(415, "UnsupportedMediaType",
                            f"apistandin: unsupported patch type {ctype!r}")
         if q.get("dryRun"):
-            return self.send_json(200, self.shape(new, metadata_only))
+            return 200, self.shape(new, metadata_only)
         stored, created = self.store.write(key, ns, name, new, manager, operation, sub, expect_rv)
-        return self.send_json(201 if created else 200, self.shape(stored, metadata_only))
+        return 201 if created else 200, self.shape(stored, metadata_only)
 
     @staticmethod
     def combine(key, old, body, sub, replace):

@@ -3,13 +3,14 @@
 //!
 //! Each round starts from nothing: crdserver (`../shared/tools/crdserver`, a real
 //! apiextensions-apiserver with etcd) with the CRD the release binary prints, for the KasprApps
-//! and Events; `xtask/assets/apistandin.py` in front of it, serving the core and apps kinds from
-//! memory (with `--simulate`, the default, it plays the StatefulSet controller and the kubelet, so
-//! apps become Ready and the operator's caches hold pods as on a cluster); the release operator
-//! against the stand-in; then `xtask/assets/load1000.py` creates the apps, waits until each is
-//! reconciled (Ready with `--simulate`), samples the operator's RSS and prints JSON. Everything
-//! started is stopped after the round, on errors too. Writes its own generated section of
-//! `docs/benchmarks.md`; the files of the last run stay under `target/bench-operator`.
+//! and Events; `xtask/assets/apistandin.py` in front of it, serving the core, apps and
+//! autoscaling kinds from memory (with `--simulate`, the default, it plays the StatefulSet
+//! controller and the kubelet, so apps become Ready and the operator's caches hold pods as on a
+//! cluster); the release operator against the stand-in; then `xtask/assets/load1000.py` creates
+//! the apps, waits until each is reconciled (Ready with `--simulate`), samples the operator's RSS
+//! and prints JSON. Everything started is stopped after the round, on errors too. Writes its own
+//! generated section of `docs/benchmarks.md`; the files of the last run stay under
+//! `target/bench-operator`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -83,6 +84,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     if !status.success() {
         bail!("cargo build --release -p kaspr-operator failed");
     }
+    let build = build_description(&root);
     let work = root.join("target/bench-operator");
     std::fs::create_dir_all(&work)?;
     let mut rounds = Vec::new();
@@ -108,6 +110,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     let machine = crate::bench::machine(Path::new("python3"), opts.rounds)?;
     let report = Report {
         ram: memory_total(),
+        build,
         apps: opts.apps,
         simulate: opts.simulate,
         rounds,
@@ -429,11 +432,7 @@ fn install_crd(operator: &Path, kubeconfig: &Path) -> Result<()> {
     if !crd.status.success() {
         bail!("kaspr-operator crd failed ({})", crd.status);
     }
-    let doc: serde_yaml::Value = serde_yaml::from_slice(&crd.stdout)?;
-    let name = doc["metadata"]["name"]
-        .as_str()
-        .context("the CRD has no name")?
-        .to_owned();
+    let names = crd_names(&crd.stdout)?;
     let mut apply = Command::new("kubectl")
         .args(["apply", "--server-side", "-f", "-"])
         .env("KUBECONFIG", kubeconfig)
@@ -451,14 +450,43 @@ fn install_crd(operator: &Path, kubeconfig: &Path) -> Result<()> {
     }
     let status = Command::new("kubectl")
         .args(["wait", "--for=condition=Established", "--timeout=60s"])
-        .arg(format!("crd/{name}"))
+        .args(names.iter().map(|n| format!("crd/{n}")))
         .env("KUBECONFIG", kubeconfig)
         .stdout(Stdio::null())
         .status()?;
     if !status.success() {
-        bail!("the CRD {name} was not established within 60 s");
+        bail!(
+            "the CRDs {} were not established within 60 s",
+            names.join(", ")
+        );
     }
     Ok(())
+}
+
+/// The names of the CRDs in a YAML stream (one document or several, split by `---` lines).
+fn crd_names(yaml: &[u8]) -> Result<Vec<String>> {
+    let text = String::from_utf8_lossy(yaml);
+    let mut names = Vec::new();
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else if let Some(doc) = docs.last_mut() {
+            doc.push_str(line);
+            doc.push('\n');
+        }
+    }
+    for doc in docs.iter().filter(|d| !d.trim().is_empty()) {
+        let doc: serde_yaml::Value = serde_yaml::from_str(doc)?;
+        let name = doc["metadata"]["name"]
+            .as_str()
+            .context("a CRD without a name")?;
+        names.push(name.to_owned());
+    }
+    if names.is_empty() {
+        bail!("kaspr-operator crd printed no CRD");
+    }
+    Ok(names)
 }
 
 fn wait_for_port_file(file: &Path, standin: &mut Group, log: &Path) -> Result<u16> {
@@ -616,9 +644,20 @@ impl Round {
 #[derive(Debug, Default)]
 struct Extras {
     /// Objects the operator caches at the end of the round: (kind, count, JSON bytes).
-    objects: Vec<(String, u64, u64)>,
+    objects: Vec<Cached>,
     log: LogSummary,
     standin_tracebacks: usize,
+}
+
+/// The objects of one kind in the operator's caches, estimated from the stand-in's lists.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Cached {
+    pub kind: String,
+    pub count: u64,
+    /// Of all of them, as compact JSON, as the cache holds them (see `CACHED`).
+    pub bytes: u64,
+    /// Of that, the containers' `command` and `args` (the install script is a command).
+    pub command_bytes: u64,
 }
 
 /// The kinds the operator keeps in its caches, the path that lists them on the stand-in, and
@@ -643,12 +682,18 @@ const CACHED: &[(&str, &str, bool, bool)] = &[
         false,
         true,
     ),
+    (
+        "HorizontalPodAutoscaler",
+        "/apis/autoscaling/v2/horizontalpodautoscalers",
+        false,
+        true,
+    ),
     ("ConfigMap (metadata)", "/api/v1/configmaps", true, true),
 ];
 
-/// Counts and JSON sizes of the objects the operator caches (empty where a list fails: this is
-/// an estimate for the report, not a measurement to fail on).
-fn cache_sizes(kubeconfig: &Path) -> Vec<(String, u64, u64)> {
+/// The objects the operator caches (a kind is left out where its list fails: this is an
+/// estimate for the report, not a measurement to fail on).
+fn cache_sizes(kubeconfig: &Path) -> Vec<Cached> {
     let mut out = Vec::new();
     for (kind, path, metadata_only, drop_managed) in CACHED {
         let Ok(o) = Command::new("kubectl")
@@ -661,30 +706,45 @@ fn cache_sizes(kubeconfig: &Path) -> Vec<(String, u64, u64)> {
         let Ok(list) = serde_json::from_slice::<Value>(&o.stdout) else {
             continue;
         };
-        let (count, bytes) = list_size(&list, *metadata_only, *drop_managed);
-        out.push(((*kind).to_owned(), count, bytes));
+        out.push(list_size(kind, &list, *metadata_only, *drop_managed));
     }
     out
 }
 
-/// (items, bytes of the items as compact JSON), as the cache would hold them.
-fn list_size(list: &Value, metadata_only: bool, drop_managed: bool) -> (u64, u64) {
+/// The items of a list as the cache would hold them, measured as compact JSON.
+fn list_size(kind: &str, list: &Value, metadata_only: bool, drop_managed: bool) -> Cached {
     let items = list["items"].as_array().map_or(&[][..], Vec::as_slice);
-    let bytes = items
-        .iter()
-        .map(|item| {
-            let mut item = if metadata_only {
-                serde_json::json!({ "metadata": item["metadata"] })
-            } else {
-                item.clone()
-            };
-            if drop_managed && let Some(m) = item["metadata"].as_object_mut() {
-                m.remove("managedFields");
+    let mut cached = Cached {
+        kind: kind.to_owned(),
+        count: items.len() as u64,
+        ..Cached::default()
+    };
+    for item in items {
+        let mut item = if metadata_only {
+            serde_json::json!({ "metadata": item["metadata"] })
+        } else {
+            item.clone()
+        };
+        if drop_managed && let Some(m) = item["metadata"].as_object_mut() {
+            m.remove("managedFields");
+        }
+        cached.bytes += item.to_string().len() as u64;
+        // A pod's spec, or a StatefulSet's pod template's.
+        let pod = match item.pointer("/spec/template/spec") {
+            Some(spec) => spec,
+            None => &item["spec"],
+        };
+        for list in ["initContainers", "containers"] {
+            for c in pod[list].as_array().map_or(&[][..], Vec::as_slice) {
+                for field in ["command", "args"] {
+                    if let Some(v) = c.get(field) {
+                        cached.command_bytes += v.to_string().len() as u64;
+                    }
+                }
             }
-            item.to_string().len() as u64
-        })
-        .sum();
-    (items.len() as u64, bytes)
+        }
+    }
+    cached
 }
 
 /// Warnings and errors in the operator's log, by message.
@@ -700,7 +760,7 @@ impl LogSummary {
     pub fn of(log: &str) -> Self {
         let mut s = Self::default();
         for line in log.lines() {
-            let line = strip_ansi(line);
+            let line = without_braces(&strip_ansi(line));
             let mut words = line.split_whitespace();
             let _time = words.next();
             let level = words.next().unwrap_or_default();
@@ -709,17 +769,21 @@ impl LogSummary {
                 "ERROR" => s.errors += 1,
                 _ => continue,
             }
-            let rest: Vec<&str> = words.collect();
-            let rest = rest.join(" ");
-            // The message: up to the first field (`key=value`), at most 160 characters.
-            let message: String = rest
-                .split(' ')
+            let words: Vec<&str> = words.collect();
+            // `spans: target: message key=value...`: the target is the first module path.
+            let start = words
+                .iter()
+                .position(|w| w.ends_with(':') && w.contains("::"))
+                .unwrap_or(0);
+            let mut message: Vec<&str> = words[start..]
+                .iter()
+                .copied()
                 .take_while(|w| !w.contains('='))
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .take(160)
                 .collect();
+            if let Some(kind) = words.iter().find(|w| w.starts_with("kind=")) {
+                message.push(kind);
+            }
+            let message: String = message.join(" ").chars().take(160).collect();
             *s.messages.entry(format!("{level} {message}")).or_default() += 1;
         }
         s
@@ -732,6 +796,24 @@ impl LogSummary {
             *self.messages.entry(m.clone()).or_default() += n;
         }
     }
+}
+
+/// The line without its `{...}` groups (span fields, which hold the object's name).
+fn without_braces(line: &str) -> String {
+    let mut depth = 0usize;
+    line.chars()
+        .filter(|c| {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    return false;
+                }
+                _ => {}
+            }
+            depth == 0
+        })
+        .collect()
 }
 
 fn strip_ansi(line: &str) -> String {
@@ -751,6 +833,37 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
+/// "commit 1234abc", with "and uncommitted changes" when the operator's sources differ from it.
+fn build_description(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let Some(commit) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "not in a git checkout".into();
+    };
+    let sources = [
+        "status",
+        "--porcelain",
+        "--",
+        "bins",
+        "crates",
+        "Cargo.toml",
+        "Cargo.lock",
+    ];
+    match git(&sources) {
+        Some(changes) if !changes.is_empty() => {
+            format!("commit {commit} and uncommitted changes to its sources")
+        }
+        _ => format!("commit {commit}"),
+    }
+}
+
 fn memory_total() -> String {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -767,6 +880,8 @@ fn memory_total() -> String {
 struct Report {
     /// The machine's memory, e.g. "24 GiB RAM".
     ram: String,
+    /// The commit the operator was built from, and whether its sources had changes on top.
+    build: String,
     apps: u64,
     simulate: bool,
     rounds: Vec<Round>,
@@ -908,8 +1023,8 @@ fn section(report: &Report, m: &Machine) -> String {
     let _ = write!(
         s,
         "Measured on {date} by `cargo xtask bench operator --apps {apps} --rounds {r}{sim}`: the \
-         release build of `kaspr-operator`, {r} round(s), each from an empty API server and a new \
-         operator process, shown as median and min–max over the rounds. Machine: {cores} cores \
+         release build of `kaspr-operator` ({build}), {r} round(s), each from an empty API server \
+         and a new operator process, shown as median and min–max over the rounds. Machine: {cores} cores \
          ({cpu}), {ram}, Python {python} for the stand-in and the load.\n\n",
         date = m.date,
         r = m.rounds,
@@ -921,6 +1036,7 @@ fn section(report: &Report, m: &Machine) -> String {
         cores = m.cores,
         cpu = m.cpu,
         ram = report.ram,
+        build = report.build,
         python = m.python,
     );
     let _ = write!(
@@ -928,13 +1044,14 @@ fn section(report: &Report, m: &Machine) -> String {
         "**Against what.** Both: the KasprApps and Events are on crdserver \
          (`../shared/tools/crdserver`, a real apiextensions-apiserver with etcd: the CRD the \
          binary prints, its validation, defaults, server-side apply, the status subresource and \
-         watches are real), and the child objects are on a mock: StatefulSets, Services, \
-         ServiceAccounts, ConfigMaps, PersistentVolumeClaims, pods and Secrets are served from \
+         watches are real), and the child objects are on a mock: StatefulSets, \
+         HorizontalPodAutoscalers, Services, ServiceAccounts, ConfigMaps, PersistentVolumeClaims, \
+         pods and Secrets are served from \
          memory by `xtask/assets/apistandin.py`, a single-process Python stand-in in front of \
          crdserver that also forwards the KasprApp requests to it. {sim} Not a cluster: no \
-         admission, defaulting or garbage collection for the child kinds, and HorizontalPodAutoscalers \
-         are served by neither (these apps ask for none). The operator runs with `RUST_LOG=info`, \
-         no leader election.\n\n",
+         admission, defaulting or garbage collection for the child kinds, no cluster DNS (the \
+         operator's calls to the members' own HTTP endpoints fail to connect), no metrics for the \
+         HorizontalPodAutoscalers. The operator runs with `RUST_LOG=info`.\n\n",
         sim = if report.simulate {
             "The stand-in also plays the StatefulSet controller and the kubelet (`--simulate`): \
              0.5 s after a StatefulSet changes, its pods are Running and Ready and it reports \
@@ -1005,9 +1122,15 @@ fn observations(report: &Report) -> String {
             }
         }
         let what: Vec<String> = by.iter().map(|(k, n)| format!("{n} `{k}`")).collect();
+        let reconciles: f64 = rounds
+            .iter()
+            .map(|r| r.reconciles_steady)
+            .filter(|n| n.is_finite())
+            .sum();
         notes.push(format!(
-            "**Steady window not quiet: {steady} requests over all rounds ({}).** Something \
-             keeps reconciling after every app is done.",
+            "**Steady window not quiet: {steady} requests over all rounds ({}), from \
+             {reconciles:.0} reconciles.** Something keeps reconciling after every app is done \
+             (a requeue that applies every child again, or a loop).",
             what.join(", ")
         ));
     }
@@ -1083,35 +1206,41 @@ fn memory(report: &Report) -> String {
         .find(|e| !e.objects.is_empty())
         .map(|e| e.objects.as_slice())
         .unwrap_or_default();
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    let total = mib(objects.iter().map(|o| o.bytes).sum());
+    let commands = mib(objects.iter().map(|o| o.command_bytes).sum());
     if objects.is_empty() {
         s.push_str("\n\n");
     } else {
-        let total: u64 = objects.iter().map(|o| o.2).sum();
         let _ = write!(
             s,
-            " What the operator's caches hold at the end of the last round, as compact JSON \
-             (managed fields dropped, as the operator drops them, except on the KasprApps: the \
-             controller's own store keeps them; decoded into Rust structs the objects take about \
-             as much again or more, as every field is its own allocation):\n\n\
-             | cache | objects | JSON | per object |\n|---|---|---|---|\n"
+            " What the operator's caches hold at the end of the last round, measured as compact \
+             JSON from the stand-in's lists (managed fields dropped, as the operator drops them, \
+             except on the KasprApps, whose store is the controller's own; decoded into Rust \
+             structs, a long string takes its length once and every small field an allocation \
+             more):\n\n\
+             | cache | objects | JSON | per object | of which containers' `command`/`args` |\n\
+             |---|---|---|---|---|\n"
         );
-        for (kind, n, bytes) in objects {
+        for o in objects {
+            let per = if o.count == 0 {
+                "–".into()
+            } else {
+                format!("{:.1} KiB", o.bytes as f64 / 1024.0 / o.count as f64)
+            };
             let _ = writeln!(
                 s,
-                "| {kind} | {n} | {:.2} MiB | {} |",
-                *bytes as f64 / 1048576.0,
-                if *n == 0 {
-                    "–".into()
-                } else {
-                    format!("{:.1} KiB", *bytes as f64 / 1024.0 / *n as f64)
-                }
+                "| {} | {} | {:.2} MiB | {per} | {:.2} MiB |",
+                o.kind,
+                o.count,
+                mib(o.bytes),
+                mib(o.command_bytes)
             );
         }
         let _ = write!(
             s,
-            "| all | {} | {:.2} MiB | |\n\n",
-            objects.iter().map(|o| o.1).sum::<u64>(),
-            total as f64 / 1048576.0
+            "| all | {} | {total:.2} MiB | | {commands:.2} MiB |\n\n",
+            objects.iter().map(|o| o.count).sum::<u64>(),
         );
         let metrics = rounds
             .iter()
@@ -1120,9 +1249,13 @@ fn memory(report: &Report) -> String {
             .unwrap_or(0);
         let _ = write!(
             s,
-            "The cached objects are {:.0} % of what the apps added to RSS as JSON; the `/metrics` \
-             text is {:.0} KiB.",
-            total as f64 / 1048576.0 / grown * 100.0,
+            "So the objects themselves, at their JSON size, are {:.0} % of the {grown:.1} MiB the \
+             apps added; the rest is their decoded overhead, the watch and reconcile machinery per \
+             app, and what the allocator keeps after the burst. The containers' commands (the \
+             rendered install script of the `install-packages` init container, in every \
+             StatefulSet's template and again in every pod) are {commands:.1} MiB of it. The \
+             `/metrics` text is {:.0} KiB.",
+            total / grown * 100.0,
             metrics as f64 / 1024.0,
         );
         s.push_str("\n\n");
@@ -1131,15 +1264,34 @@ fn memory(report: &Report) -> String {
     if met == "**missed**" {
         let _ = write!(
             s,
-            "**What would reach 64 MiB** ({over:.1} MiB to shed at the median): the caches are \
-             the part that grows with the apps, so the lever is to keep less per object: StatefulSets \
-             and pods cached as only what observe reads (metadata, status, the few spec fields it \
-             compares) through the watch's `modify` step that already drops managed fields, or as \
-             metadata plus a small digest, and managed fields dropped from the KasprApp store too. \
-             The allocator's retained free memory after the reconcile burst (peak {peak:.1} MiB) is \
-             the other part: glibc keeps per-thread arenas; a smaller `MALLOC_ARENA_MAX` or another \
-             allocator would hand more back.\n\n",
+            "**Why, and what would reach 64 MiB** ({over:.1} MiB to shed at the median). Measured \
+             by hand on 2026-11-30 with heaptrack, one round of 1,000 apps with the build measured \
+             above (member status checks off, which leaves RSS about the same; 359 MiB under \
+             heaptrack): once every app was Ready the live heap was 190 MB: the pod cache 54 MB \
+             and the StatefulSet cache 52 MB (the install script, about 64 KiB in each object of \
+             an app with packages, is most of them), the read buffers of the HTTP/1.1 connections \
+             left open 50 MB (kube-client 5 speaks HTTP/1.1 only and opens a connection per \
+             request in flight; about 630 were open under heaptrack, 1,000 without, and they stay \
+             in its pool), the other stores (KasprApps, ConfigMap metadata, HPAs, indexes) 25 MB, \
+             the metrics 4 MB. The rest of the RSS is heap that glibc's malloc keeps after the \
+             burst: the heap peaked at 322 MB while all the apps reconciled at once (kube's \
+             controller runs every queued app concurrently unless its `concurrency` is set; this \
+             one sets none), each holding its rendered children (50 MB together at the peak), its \
+             observed copies (29 MB) and a connection. What would reach the target, largest \
+             first: (1) bound the reconcile concurrency (e.g. \
+             `controller::Config::default().concurrency(16)`): the burst, what the allocator keeps \
+             of it and the connections left open shrink to what 16 reconciles need; (2) cache pods \
+             and StatefulSets slimmed in the watches' `modify` step that already drops managed \
+             fields: at least without the containers' `command` and `args` ({commands:.1} MiB of \
+             JSON here; observe and status read statuses, replicas, images and the init \
+             container's limits, not the commands), better only the metadata, status and the few \
+             spec fields read; (3) the KasprApp store without managed fields, and fewer \
+             metrics series per app ({series:.0} now). Estimated from the figures above: (1) with the \
+             commands dropped leaves about 70 MB of live heap, (1) with caches of only what is \
+             read about 40 MB, which with the 14 MiB base is near the target, so (3) may be \
+             needed too; run this bench again to see where RSS lands.\n\n",
             over = steady - TARGET_MIB,
+            series = med(|r| r.series_after.map_or(f64::NAN, |n| n as f64)) / apps as f64,
         );
     }
     s
@@ -1249,6 +1401,7 @@ mod tests {
     fn a_busy_steady_window_is_called_out() {
         let report = Report {
             ram: "1 GiB RAM".into(),
+            build: "commit abc".into(),
             apps: 1000,
             simulate: true,
             rounds: vec![Round::from_load(&sample(50.0, 60.0, 12)).expect("parses")],
@@ -1265,28 +1418,56 @@ mod tests {
     #[test]
     fn the_log_summary_counts_warnings_by_message() {
         let log = "\u{1b}[2m2026-11-30T15:03:38Z\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m kaspr_operator: started listen=1\n\
-                   2026-11-30T15:03:39Z  WARN kaspr_reconcile::controller: reconcile failed name=a error=x\n\
-                   2026-11-30T15:03:40Z  WARN kaspr_reconcile::controller: reconcile failed name=b error=y\n\
+                   2026-11-30T15:03:39Z  WARN reconciling object{object.ref=KasprApp/a object.reason=x y}:reconcile{name=a}: kaspr_reconcile::controller: reconcile failed name=a error=x kind=\"api\" retry_in=1s\n\
+                   2026-11-30T15:03:40Z  WARN reconciling object{object.ref=KasprApp/b}: kaspr_reconcile::controller: reconcile failed name=b error=y kind=\"api\"\n\
                    2026-11-30T15:03:41Z ERROR kube_runtime::watcher: watch failed error=z\n";
         let s = LogSummary::of(log);
         assert_eq!((s.warnings, s.errors), (2, 1));
         assert_eq!(
-            s.messages["WARN kaspr_reconcile::controller: reconcile failed"],
-            2
+            s.messages,
+            BTreeMap::from([
+                (
+                    "WARN kaspr_reconcile::controller: reconcile failed kind=\"api\"".to_owned(),
+                    2
+                ),
+                ("ERROR kube_runtime::watcher: watch failed".to_owned(), 1),
+            ])
         );
-        assert_eq!(s.messages["ERROR kube_runtime::watcher: watch failed"], 1);
     }
 
     #[test]
-    fn cache_sizes_drop_managed_fields_and_keep_metadata_only() {
+    fn crd_names_of_one_or_several_documents() {
+        let one = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: kasprapps.kaspr.io\n";
+        assert_eq!(crd_names(one).expect("one"), ["kasprapps.kaspr.io"]);
+        let two = b"---\nmetadata:\n  name: a.kaspr.io\n---\nmetadata:\n  name: b.kaspr.io\n";
+        assert_eq!(crd_names(two).expect("two"), ["a.kaspr.io", "b.kaspr.io"]);
+        assert!(crd_names(b"").is_err());
+    }
+
+    #[test]
+    fn cache_sizes_drop_managed_fields_and_count_commands() {
         let list = serde_json::json!({"items": [
             {"metadata": {"name": "a", "managedFields": [{"manager": "x"}]}, "data": {"k": "v"}},
         ]});
-        let (n, full) = list_size(&list, false, false);
-        let (_, dropped) = list_size(&list, false, true);
-        let (_, meta) = list_size(&list, true, true);
-        assert_eq!(n, 1);
-        assert!(full > dropped && dropped > meta);
-        assert_eq!(meta, r#"{"metadata":{"name":"a"}}"#.len() as u64);
+        let full = list_size("ConfigMap", &list, false, false);
+        let dropped = list_size("ConfigMap", &list, false, true);
+        let meta = list_size("ConfigMap", &list, true, true);
+        assert_eq!(full.count, 1);
+        assert!(full.bytes > dropped.bytes && dropped.bytes > meta.bytes);
+        assert_eq!(meta.bytes, r#"{"metadata":{"name":"a"}}"#.len() as u64);
+        assert_eq!(full.command_bytes, 0);
+
+        let sts = serde_json::json!({"items": [{"metadata": {"name": "s"}, "spec": {"template":
+            {"spec": {"initContainers": [{"name": "i", "command": ["sh", "-c", "x"]}],
+                      "containers": [{"name": "c", "args": ["y"]}]}}}}]});
+        let pods = serde_json::json!({"items": [{"metadata": {"name": "p"}, "spec":
+            {"initContainers": [{"name": "i", "command": ["sh", "-c", "x"]}],
+             "containers": [{"name": "c"}]}}]});
+        let args = r#"["sh","-c","x"]"#.len() as u64;
+        assert_eq!(
+            list_size("StatefulSet", &sts, false, true).command_bytes,
+            args + r#"["y"]"#.len() as u64
+        );
+        assert_eq!(list_size("Pod", &pods, false, true).command_bytes, args);
     }
 }
