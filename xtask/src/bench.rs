@@ -6,11 +6,12 @@
 //!   rounds; writes `docs/benchmarks.md` (its generated part) and `docs/benchmarks/realistic.svg`.
 //!   The volumes go under DIR (default `target/bench-run`; a tmpfs such as `/dev/shm/kaspr-bench`
 //!   takes a noisy shared disk out of the ratios).
-//! - `operator [--apps N] [--rounds R] [--simulate|--no-simulate]`: the operator's memory (RSS)
-//!   and reconcile throughput with N KasprApps (default 1000, 3 rounds), the KasprApps on
-//!   crdserver and the child objects on `xtask/assets/apistandin.py` (with `--simulate`, the
-//!   default, it plays the StatefulSet controller and kubelet so apps become Ready); writes its
-//!   own generated section of `docs/benchmarks.md` (see `bench_operator.rs`).
+//! - `operator [--apps N] [--rounds R] [--simulate|--no-simulate] [--member-checks]
+//!   [--timeout S]`: the operator's memory (RSS) and reconcile throughput with N KasprApps
+//!   (default 1000, 3 rounds), the KasprApps on crdserver and the child objects on
+//!   `xtask/assets/apistandin.py` (with `--simulate`, the default, it plays the StatefulSet
+//!   controller and kubelet so apps become Ready); writes its own generated section of
+//!   `docs/benchmarks.md` (see `bench_operator.rs`).
 //! - `criterion [args]`: the criterion benchmarks (warm path vs a pip start; build and status);
 //!   the arguments go to criterion (e.g. a name filter).
 //! - no task: realistic, operator and criterion, each with its defaults.

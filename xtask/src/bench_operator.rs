@@ -1,5 +1,6 @@
-//! `cargo xtask bench operator [--apps N] [--rounds R] [--simulate|--no-simulate]`: the
-//! operator's memory and reconcile throughput with many KasprApps, without a cluster.
+//! `cargo xtask bench operator [--apps N] [--rounds R] [--simulate|--no-simulate]
+//! [--member-checks] [--timeout S]`: the operator's memory and reconcile throughput with many
+//! KasprApps, without a cluster.
 //!
 //! Each round starts from nothing: crdserver (`../shared/tools/crdserver`, a real
 //! apiextensions-apiserver with etcd) with the CRD the release binary prints, for the KasprApps
@@ -11,6 +12,11 @@
 //! and prints JSON. Everything started is stopped after the round, on errors too. Writes its own
 //! generated section of `docs/benchmarks.md`; the files of the last run stay under
 //! `target/bench-operator`.
+//!
+//! The operator runs with its defaults but without member status checks
+//! (`CLIENT_STATUS_CHECK_ENABLED=false`): without cluster DNS every call to a member fails, which
+//! measures a broken cluster rather than the operator (`--member-checks` keeps them on). A round
+//! gives up waiting after `--timeout` seconds (default 600) and is reported as such.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,35 +41,64 @@ const HEADING: &str = "## The operator with many KasprApps (`cargo xtask bench o
 pub const ANCHOR: &str = "#the-operator-with-many-kasprapps-cargo-xtask-bench-operator";
 const TARGET_MIB: f64 = 64.0;
 const TARGET_APPS: u64 = 1000;
-const USAGE: &str = "operator [--apps N] [--rounds R] [--simulate|--no-simulate]";
+const USAGE: &str = "operator [--apps N] [--rounds R] [--simulate|--no-simulate] \
+                     [--member-checks] [--timeout S]";
 
 struct Options {
     apps: u64,
     rounds: usize,
     simulate: bool,
+    member_checks: bool,
+    /// Seconds a round waits for every app before it gives up.
+    timeout: u64,
 }
+
+impl Options {
+    /// The command line that reproduces the run.
+    fn command(&self) -> String {
+        let mut c = format!(
+            "cargo xtask bench operator --apps {} --rounds {}",
+            self.apps, self.rounds
+        );
+        if !self.simulate {
+            c.push_str(" --no-simulate");
+        }
+        if self.member_checks {
+            c.push_str(" --member-checks");
+        }
+        if self.timeout != DEFAULT_TIMEOUT {
+            let _ = write!(c, " --timeout {}", self.timeout);
+        }
+        c
+    }
+}
+
+const DEFAULT_TIMEOUT: u64 = 600;
 
 fn options(args: &[&str]) -> Result<Options> {
     let mut opts = Options {
         apps: TARGET_APPS,
         rounds: 3,
         simulate: true,
+        member_checks: false,
+        timeout: DEFAULT_TIMEOUT,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match *arg {
             "--simulate" => opts.simulate = true,
             "--no-simulate" => opts.simulate = false,
-            "--apps" | "--rounds" => {
+            "--member-checks" => opts.member_checks = true,
+            "--apps" | "--rounds" | "--timeout" => {
                 let value = it.next().with_context(|| format!("{arg} needs a value"))?;
                 let n: u64 = value.parse().with_context(|| format!("{arg} {value}"))?;
                 if n == 0 {
                     bail!("{arg} must be at least 1");
                 }
-                if *arg == "--apps" {
-                    opts.apps = n;
-                } else {
-                    opts.rounds = usize::try_from(n)?;
+                match *arg {
+                    "--apps" => opts.apps = n,
+                    "--timeout" => opts.timeout = n,
+                    _ => opts.rounds = usize::try_from(n)?,
                 }
             }
             other => bail!("unknown option {other}: {USAGE}"),
@@ -112,7 +147,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         ram: memory_total(),
         build,
         apps: opts.apps,
+        command: opts.command(),
         simulate: opts.simulate,
+        member_checks: opts.member_checks,
         rounds,
         extras,
     };
@@ -324,18 +361,20 @@ fn one_round(tools: &Tools, work: &Path, opts: &Options, round: usize) -> Result
 
     let op_port = free_port()?;
     let operator_log = dir.join("operator.log");
-    let mut operator = Group::spawn(
-        "kaspr-operator",
-        Command::new(&tools.operator)
-            .args(["run", "--listen", &format!("127.0.0.1:{op_port}")])
-            .env("KUBECONFIG", &kubeconfig)
-            .env("POD_NAME", "kaspr-operator-bench")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file(&operator_log)?)
-            .stderr(log_file(&operator_log)?),
-    )?;
+    let mut operator_cmd = Command::new(&tools.operator);
+    operator_cmd
+        .args(["run", "--listen", &format!("127.0.0.1:{op_port}")])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("POD_NAME", "kaspr-operator-bench")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(log_file(&operator_log)?)
+        .stderr(log_file(&operator_log)?);
+    if !opts.member_checks {
+        operator_cmd.env("CLIENT_STATUS_CHECK_ENABLED", "false");
+    }
+    let mut operator = Group::spawn("kaspr-operator", &mut operator_cmd)?;
     record_pid(work, "operator", operator.id())?;
     wait_ready(op_port, &mut operator, &operator_log)?;
 
@@ -345,6 +384,7 @@ fn one_round(tools: &Tools, work: &Path, opts: &Options, round: usize) -> Result
         .args(["--pid", &operator.id().to_string()])
         .args(["--metrics", &format!("http://127.0.0.1:{op_port}/metrics")])
         .args(["-n", &opts.apps.to_string()])
+        .args(["--timeout", &opts.timeout.to_string()])
         .stdin(Stdio::null())
         .stderr(log_file(&dir.join("load.err"))?);
     if opts.simulate {
@@ -656,12 +696,15 @@ pub struct Cached {
     pub count: u64,
     /// Of all of them, as compact JSON, as the cache holds them (see `CACHED`).
     pub bytes: u64,
-    /// Of that, the containers' `command` and `args` (the install script is a command).
+    /// The containers' `command` and `args` (the install script is a command), which the
+    /// operator's caches drop: not in `bytes`.
     pub command_bytes: u64,
 }
 
 /// The kinds the operator keeps in its caches, the path that lists them on the stand-in, and
 /// whether the cache holds metadata only (ConfigMaps) or drops managed fields (all but the apps).
+/// Pods and StatefulSets are cached without their containers' `command` and `args` (see
+/// `kaspr_reconcile::controller`'s `cached`).
 const CACHED: &[(&str, &str, bool, bool)] = &[
     (
         "KasprApp",
@@ -728,21 +771,26 @@ fn list_size(kind: &str, list: &Value, metadata_only: bool, drop_managed: bool) 
         if drop_managed && let Some(m) = item["metadata"].as_object_mut() {
             m.remove("managedFields");
         }
-        cached.bytes += item.to_string().len() as u64;
         // A pod's spec, or a StatefulSet's pod template's.
-        let pod = match item.pointer("/spec/template/spec") {
-            Some(spec) => spec,
-            None => &item["spec"],
+        let pod = match kind {
+            "StatefulSet" => item.pointer_mut("/spec/template/spec"),
+            "Pod" => item.pointer_mut("/spec"),
+            _ => None,
         };
-        for list in ["initContainers", "containers"] {
-            for c in pod[list].as_array().map_or(&[][..], Vec::as_slice) {
-                for field in ["command", "args"] {
-                    if let Some(v) = c.get(field) {
-                        cached.command_bytes += v.to_string().len() as u64;
+        if let Some(pod) = pod {
+            for list in ["initContainers", "containers"] {
+                let containers = pod.get_mut(list).and_then(Value::as_array_mut);
+                for c in containers.into_iter().flatten() {
+                    let Some(c) = c.as_object_mut() else { continue };
+                    for field in ["command", "args"] {
+                        if let Some(v) = c.remove(field) {
+                            cached.command_bytes += v.to_string().len() as u64;
+                        }
                     }
                 }
             }
         }
+        cached.bytes += item.to_string().len() as u64;
     }
     cached
 }
@@ -883,7 +931,10 @@ struct Report {
     /// The commit the operator was built from, and whether its sources had changes on top.
     build: String,
     apps: u64,
+    /// How the run was started.
+    command: String,
     simulate: bool,
+    member_checks: bool,
     rounds: Vec<Round>,
     extras: Vec<Extras>,
 }
@@ -1022,17 +1073,13 @@ fn section(report: &Report, m: &Machine) -> String {
     let mut s = format!("{HEADING}\n\n");
     let _ = write!(
         s,
-        "Measured on {date} by `cargo xtask bench operator --apps {apps} --rounds {r}{sim}`: the \
+        "Measured on {date} by `{command}`: the \
          release build of `kaspr-operator` ({build}), {r} round(s), each from an empty API server \
          and a new operator process, shown as median and min–max over the rounds. Machine: {cores} cores \
          ({cpu}), {ram}, Python {python} for the stand-in and the load.\n\n",
         date = m.date,
         r = m.rounds,
-        sim = if report.simulate {
-            ""
-        } else {
-            " --no-simulate"
-        },
+        command = report.command,
         cores = m.cores,
         cpu = m.cpu,
         ram = report.ram,
@@ -1049,9 +1096,25 @@ fn section(report: &Report, m: &Machine) -> String {
          pods and Secrets are served from \
          memory by `xtask/assets/apistandin.py`, a single-process Python stand-in in front of \
          crdserver that also forwards the KasprApp requests to it. {sim} Not a cluster: no \
-         admission, defaulting or garbage collection for the child kinds, no cluster DNS (the \
-         operator's calls to the members' own HTTP endpoints fail to connect), no metrics for the \
-         HorizontalPodAutoscalers. The operator runs with `RUST_LOG=info`.\n\n",
+         admission, defaulting or garbage collection for the child kinds, no cluster DNS, no \
+         metrics for the HorizontalPodAutoscalers. The operator runs with `RUST_LOG=info` and \
+         its defaults{members}\n\n",
+        members = if report.member_checks {
+            ", member status checks included (`--member-checks`): the calls to each member's \
+             web API fail here (no DNS for the pods), which makes a reconcile of a Ready app \
+             slower than on a cluster, while the requeue of every app with replicas each minute \
+             to ask its members is what a cluster gets too."
+        } else {
+            " but without member status checks (`CLIENT_STATUS_CHECK_ENABLED=false`; \
+             `--member-checks` keeps them): here every call to a member fails (no DNS for the \
+             pods), and with them on the apps are also requeued each minute to ask their \
+             members. Measured with them on (2026-11-30, one round, the build of that \
+             afternoon): only 945 of the 1,000 apps were Ready after 600 s and 45 had never been \
+             reconciled: a reconcile of a Ready app took 0.5 s instead of 0.07 s (the failing \
+             calls), and with 16 reconciles at once the minute requeues of the Ready apps crowded \
+             out the new ones; the steady window saw 1,050 requests from 161 reconciles (every \
+             child applied again), RSS was the same (104 MiB)."
+        },
         sim = if report.simulate {
             "The stand-in also plays the StatefulSet controller and the kubelet (`--simulate`): \
              0.5 s after a StatefulSet changes, its pods are Running and Ready and it reports \
@@ -1215,11 +1278,12 @@ fn memory(report: &Report) -> String {
         let _ = write!(
             s,
             " What the operator's caches hold at the end of the last round, measured as compact \
-             JSON from the stand-in's lists (managed fields dropped, as the operator drops them, \
-             except on the KasprApps, whose store is the controller's own; decoded into Rust \
-             structs, a long string takes its length once and every small field an allocation \
-             more):\n\n\
-             | cache | objects | JSON | per object | of which containers' `command`/`args` |\n\
+             JSON from the stand-in's lists, as the operator keeps them: managed fields dropped \
+             except on the KasprApps (whose store is the controller's own), the containers' \
+             `command` and `args` dropped from pods and StatefulSets (the last column, not counted \
+             in the others). Decoded into Rust structs they take several times their JSON size: \
+             see the heaptrack figures below.\n\n\
+             | cache | objects | JSON | per object | `command`/`args` dropped |\n\
              |---|---|---|---|---|\n"
         );
         for o in objects {
@@ -1249,12 +1313,10 @@ fn memory(report: &Report) -> String {
             .unwrap_or(0);
         let _ = write!(
             s,
-            "So the objects themselves, at their JSON size, are {:.0} % of the {grown:.1} MiB the \
-             apps added; the rest is their decoded overhead, the watch and reconcile machinery per \
-             app, and what the allocator keeps after the burst. The containers' commands (the \
-             rendered install script of the `install-packages` init container, in every \
-             StatefulSet's template and again in every pod) are {commands:.1} MiB of it. The \
-             `/metrics` text is {:.0} KiB.",
+            "At their JSON size the cached objects are {:.0} % of the {grown:.1} MiB the apps \
+             added. The dropped commands are the rendered install script of the \
+             `install-packages` init container, in every StatefulSet's template and again in \
+             every pod ({commands:.1} MiB). The `/metrics` text is {:.0} KiB.",
             total / grown * 100.0,
             metrics as f64 / 1024.0,
         );
@@ -1265,31 +1327,23 @@ fn memory(report: &Report) -> String {
         let _ = write!(
             s,
             "**Why, and what would reach 64 MiB** ({over:.1} MiB to shed at the median). Measured \
-             by hand on 2026-11-30 with heaptrack, one round of 1,000 apps with the build measured \
-             above (member status checks off, which leaves RSS about the same; 359 MiB under \
-             heaptrack): once every app was Ready the live heap was 190 MB: the pod cache 54 MB \
-             and the StatefulSet cache 52 MB (the install script, about 64 KiB in each object of \
-             an app with packages, is most of them), the read buffers of the HTTP/1.1 connections \
-             left open 50 MB (kube-client 5 speaks HTTP/1.1 only and opens a connection per \
-             request in flight; about 630 were open under heaptrack, 1,000 without, and they stay \
-             in its pool), the other stores (KasprApps, ConfigMap metadata, HPAs, indexes) 25 MB, \
-             the metrics 4 MB. The rest of the RSS is heap that glibc's malloc keeps after the \
-             burst: the heap peaked at 322 MB while all the apps reconciled at once (kube's \
-             controller runs every queued app concurrently unless its `concurrency` is set; this \
-             one sets none), each holding its rendered children (50 MB together at the peak), its \
-             observed copies (29 MB) and a connection. What would reach the target, largest \
-             first: (1) bound the reconcile concurrency (e.g. \
-             `controller::Config::default().concurrency(16)`): the burst, what the allocator keeps \
-             of it and the connections left open shrink to what 16 reconciles need; (2) cache pods \
-             and StatefulSets slimmed in the watches' `modify` step that already drops managed \
-             fields: at least without the containers' `command` and `args` ({commands:.1} MiB of \
-             JSON here; observe and status read statuses, replicas, images and the init \
-             container's limits, not the commands), better only the metadata, status and the few \
-             spec fields read; (3) the KasprApp store without managed fields, and fewer \
-             metrics series per app ({series:.0} now). Estimated from the figures above: (1) with the \
-             commands dropped leaves about 70 MB of live heap, (1) with caches of only what is \
-             read about 40 MB, which with the 14 MiB base is near the target, so (3) may be \
-             needed too; run this bench again to see where RSS lands.\n\n",
+             by hand on 2026-11-30 with heaptrack, one round of 1,000 apps with the operator of \
+             commit d0a14ba (reconciles bounded to 16 at once, commands dropped from the caches; \
+             member status checks off, which leaves RSS the same; 116 MiB RSS under heaptrack): \
+             the heap peaked at 81 MB and 77 MB of it was still live once every app was Ready, \
+             so what remains is the caches, not a burst: the pod cache 22 MB and the StatefulSet \
+             cache 20 MB (about 21 KB an object decoded, five times its JSON: k8s-openapi's \
+             structs are large and every label, env var, mount and volume is its own \
+             allocation), the other stores (ConfigMap metadata, HPAs, the stores' indexes) 16 MB, \
+             the KasprApps 9 MB (9 KB each, managed fields included), the metrics 4 MB \
+             ({series:.0} series per app), HTTP buffers 2 MB; the rest of the RSS is the \
+             binary, the runtime and the allocator's slack (the 14 MiB with no app). What would \
+             reach the target: cache pods and StatefulSets as only what observe and status read \
+             (metadata, status, the replicas, the images and the init container's limits) \
+             instead of whole objects: most of their 42 MB; then the KasprApp store without \
+             managed fields, and fewer metrics series per app. Estimated from these figures, \
+             the live heap would be about 35–40 MB, which with the base is near 64 MiB: run this \
+             bench again to see.\n\n",
             over = steady - TARGET_MIB,
             series = med(|r| r.series_after.map_or(f64::NAN, |n| n as f64)) / apps as f64,
         );
@@ -1403,7 +1457,9 @@ mod tests {
             ram: "1 GiB RAM".into(),
             build: "commit abc".into(),
             apps: 1000,
+            command: "cargo xtask bench operator".into(),
             simulate: true,
+            member_checks: true,
             rounds: vec![Round::from_load(&sample(50.0, 60.0, 12)).expect("parses")],
             extras: vec![Extras::default()],
         };
@@ -1468,6 +1524,17 @@ mod tests {
             list_size("StatefulSet", &sts, false, true).command_bytes,
             args + r#"["y"]"#.len() as u64
         );
-        assert_eq!(list_size("Pod", &pods, false, true).command_bytes, args);
+        let pod = list_size("Pod", &pods, false, true);
+        assert_eq!(pod.command_bytes, args);
+        let without = serde_json::json!({"metadata": {"name": "p"}, "spec":
+            {"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]}});
+        assert_eq!(
+            pod.bytes,
+            without.to_string().len() as u64,
+            "commands are not cached"
+        );
+        let app = serde_json::json!({"items": [{"metadata": {"name": "a"},
+            "spec": {"containers": [{"command": ["x"]}]}}]});
+        assert_eq!(list_size("KasprApp", &app, false, false).command_bytes, 0);
     }
 }
