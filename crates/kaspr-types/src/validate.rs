@@ -341,6 +341,22 @@ pub mod patterns {
 /// environment and still fits 200 ordinary requirements many times over.
 pub const MAX_PACKAGES_TEXT_BYTES: usize = 32 * 1024;
 
+/// Whether `value` is a DNS-1123 subdomain (the name of most Kubernetes objects): at most 253
+/// characters, dot-separated labels of lowercase letters, digits and `-`, not starting or
+/// ending with `-`.
+pub fn is_dns1123_subdomain(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
 /// The garde custom validators. Each error message says what was wrong and what is accepted, and
 /// shows the value only with any credential hidden.
 pub(crate) mod checks;

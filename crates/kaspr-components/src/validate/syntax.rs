@@ -81,17 +81,7 @@ pub fn python_identifier(value: &str) -> Result<(), String> {
 
 /// The name of a Kubernetes object (a DNS-1123 subdomain), such as a KasprTable's.
 pub fn object_name(value: &str) -> Result<(), String> {
-    let ok = !value.is_empty()
-        && value.len() <= MAX_NAME_LEN
-        && value.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if ok {
+    if kaspr_types::validate::is_dns1123_subdomain(value) {
         Ok(())
     } else {
         Err(format!(

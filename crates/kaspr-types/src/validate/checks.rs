@@ -385,17 +385,7 @@ fn is_hostname(host: &str) -> bool {
 pub fn dns1123_subdomain<T: AsRef<str>>(value: &T, _: &()) -> Result {
     let value = value.as_ref();
     printable(value)?;
-    let ok = !value.is_empty()
-        && value.len() <= 253
-        && value.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if ok {
+    if super::is_dns1123_subdomain(value) {
         Ok(())
     } else {
         fail(format!(
