@@ -547,3 +547,17 @@ mod regex {
         }
     }
 }
+
+/// The `candidates` that break `pattern` but keep the node's `minLength`/`maxLength`, so that a
+/// refusal can only come from the pattern.
+pub fn pattern_violations(pattern: &str, candidates: Vec<String>, node: &Value) -> Vec<String> {
+    candidates
+        .into_iter()
+        .filter(|c| !pattern_matches(pattern, c))
+        .filter(|c| {
+            let n = c.chars().count() as u64;
+            node["minLength"].as_u64().is_none_or(|min| n >= min)
+                && node["maxLength"].as_u64().is_none_or(|max| n <= max)
+        })
+        .collect()
+}

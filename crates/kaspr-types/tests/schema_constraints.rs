@@ -10,7 +10,7 @@
 //! walker does not know fails here too.
 
 use kaspr_test_support::schema::{
-    Constraint, Found, Step, constraints, pattern_matches, user_path,
+    Constraint, Found, Step, constraints, pattern_matches, pattern_violations, user_path,
 };
 use kaspr_types::KasprAppSpec;
 use serde_json::{Value, json};
@@ -391,15 +391,7 @@ fn check_refuses_everything_the_schema_refuses() {
         match constraint {
             Constraint::Pattern(p) => {
                 let base = base.as_str().expect("a pattern is on a string");
-                let violations: Vec<String> = pattern_candidates(base)
-                    .into_iter()
-                    .filter(|c| !pattern_matches(p, c))
-                    .filter(|c| {
-                        let n = c.chars().count() as u64;
-                        node["minLength"].as_u64().is_none_or(|min| n >= min)
-                            && node["maxLength"].as_u64().is_none_or(|max| n <= max)
-                    })
-                    .collect();
+                let violations = pattern_violations(p, pattern_candidates(base), node);
                 assert!(violations.len() >= 3, "{what}: too few strings break it");
                 for v in violations {
                     let r = assert_refused(&broken(json!(v)), &at, &format!("{what} with {v:?}"));
