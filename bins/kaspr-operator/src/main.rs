@@ -35,12 +35,15 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
         listen: String,
     },
-    /// Print every child object of each KasprApp in a manifest as YAML, without a cluster.
+    /// Print every child object of each KasprApp and component in manifests as YAML, without a
+    /// cluster.
     #[command(long_about = render::LONG_ABOUT, after_help = render::AFTER_HELP)]
     Render {
-        /// The manifest (YAML, any number of documents); `-` reads standard input.
-        #[arg(short = 'f', long = "filename", value_name = "FILE")]
-        file: PathBuf,
+        /// A manifest (YAML, any number of documents), or a directory of them (its `.yaml` and
+        /// `.yml` files); `-` reads standard input. Repeat it for several: an app's components
+        /// are mounted when they are in any of them.
+        #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
     },
     /// Print the KasprApp CustomResourceDefinition (YAML).
     Crd,
@@ -49,7 +52,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Crd => print_crd(),
-        Command::Render { file } => render::run(&file),
+        Command::Render { files } => render::run(&files),
         Command::Run { listen } => run(&listen),
     };
     match result {

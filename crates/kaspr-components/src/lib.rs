@@ -50,6 +50,7 @@
 mod agent;
 mod common;
 mod crd;
+mod definition;
 mod join;
 mod status;
 mod table;
@@ -153,6 +154,17 @@ impl Component {
             Component::WebView(c) => &c.metadata,
             Component::Task(c) => &c.metadata,
             Component::Join(c) => &c.metadata,
+        }
+    }
+
+    /// The object's metadata, to change (e.g. to give it a namespace).
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Component::Agent(c) => &mut c.metadata,
+            Component::Table(c) => &mut c.metadata,
+            Component::WebView(c) => &mut c.metadata,
+            Component::Task(c) => &mut c.metadata,
+            Component::Join(c) => &mut c.metadata,
         }
     }
 

@@ -72,7 +72,7 @@ async fn replace_statefulset(
 
 /// Server-side apply of one child as our field manager (taking over what the Python operator
 /// wrote, see `takeover`). A failure names its kind and name.
-async fn apply(client: &Client, ns: &str, child: &Child) -> Result<(), Error> {
+pub(crate) async fn apply(client: &Client, ns: &str, child: &Child) -> Result<(), Error> {
     let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &child.resource);
     crate::takeover::apply(&api, &child.name, &child.object)
         .await

@@ -10,12 +10,13 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use kaspr_components::{KasprAgent, KasprJoin, KasprTable, KasprTask, KasprWebView};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, store::Writer};
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -23,6 +24,8 @@ use tracing::instrument;
 
 use crate::apply::{Owner, apply_all};
 use crate::build;
+use crate::build::components::Attached;
+use crate::component_controller::{self as cc, ComponentContext};
 use crate::error::{Error, api_message};
 use crate::member_actions::{self, HungCounts};
 use crate::members::Members;
@@ -431,10 +434,15 @@ pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Act
 pub async fn run(client: Client, metrics: Metrics, settings: Settings, errors: WatchErrors) {
     let (stores, writers) = Stores::with_errors(errors);
     let errors = stores.errors().clone();
+    let config_map_cache = stores.config_maps();
     let ctx = Arc::new(Context::new(client.clone(), metrics, stores, settings));
     let apps = Api::<KasprApp>::all(client.clone());
-    let controller = Controller::new(apps, watcher::Config::default().any_semantic())
-        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
+    let controller = Controller::new(apps, watcher::Config::default().any_semantic()).with_config(
+        kube::runtime::controller::Config::default()
+            .concurrency(CONCURRENCY)
+            .debounce(DEBOUNCE),
+    );
+    let components = components(&client, controller.store(), config_map_cache);
     let all = watcher::Config::default;
     let statefulsets = cached(
         watcher(Api::<StatefulSet>::all(client.clone()), all()),
@@ -468,10 +476,11 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings, errors: W
         writers.pods,
         &errors,
     );
-    controller
+    let app_controller = controller
         .owns_stream(statefulsets)
         .owns(Api::<Service>::all(client.clone()), all())
-        .owns_stream(config_maps)
+        // The app's own ConfigMaps, and its components' (which its pods mount).
+        .watches_stream(config_maps, config_map_app)
         .owns_stream(pvcs)
         .owns_stream(hpas)
         .watches_stream(pods, |pod| {
@@ -489,8 +498,59 @@ pub async fn run(client: Client, metrics: Metrics, settings: Settings, errors: W
                 Err(e) => tracing::debug!(error = %e, "controller event"),
                 Ok(_) => {}
             }
-        })
-        .await;
+        });
+    futures::join!(app_controller, components);
+}
+
+/// A burst of changes (`kubectl apply -f` of an app's components) is one reconcile, so one
+/// rollout, when its events come within this long of each other.
+const DEBOUNCE: Duration = Duration::from_secs(1);
+
+/// The app a ConfigMap is of: its owner, or for a component's the `kaspr.io/app` label.
+fn config_map_app(cm: PartialObjectMeta<ConfigMap>) -> Option<ObjectRef<KasprApp>> {
+    let ns = cm.namespace().unwrap_or_default();
+    let app = cm
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "KasprApp")
+        .map(|o| o.name.clone())
+        .or_else(|| Attached::app_of(&cm.metadata).map(str::to_owned))?;
+    Some(ObjectRef::new(&app).within(&ns))
+}
+
+/// The five component controllers, sharing the KasprApp and ConfigMap caches of the app's
+/// controller; joins look their tables up in the KasprTable controller's cache.
+async fn components(
+    client: &Client,
+    apps: Store<KasprApp>,
+    config_maps: Store<PartialObjectMeta<ConfigMap>>,
+) {
+    let (tables, writer) = reflector::store();
+    let table_events = watcher(
+        Api::<KasprTable>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects();
+    let ctx = Arc::new(ComponentContext::new(
+        client.clone(),
+        apps,
+        tables.clone(),
+        config_maps,
+    ));
+    let c = || client.clone();
+    futures::join!(
+        cc::run(cc::controller::<KasprAgent>(client), c(), ctx.clone()),
+        cc::run(
+            Controller::for_stream(table_events, tables),
+            c(),
+            ctx.clone()
+        ),
+        cc::run(cc::controller::<KasprWebView>(client), c(), ctx.clone()),
+        cc::run(cc::controller::<KasprTask>(client), c(), ctx.clone()),
+        cc::run(cc::controller::<KasprJoin>(client), c(), ctx),
+    );
 }
 
 /// Reconciles at once. Unbounded, a burst (an operator start with 1,000 apps) ran every app at

@@ -9,6 +9,7 @@
 
 mod apply;
 pub mod build;
+pub mod component_controller;
 pub mod controller;
 pub mod error;
 pub mod member_actions;

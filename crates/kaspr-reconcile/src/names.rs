@@ -12,6 +12,8 @@ pub const INIT_CONTAINER: &str = "install-packages";
 pub(crate) const MAIN_CONTAINER: &str = "kaspr";
 /// Pod-template annotation holding the packages hash; a change rolls the StatefulSet.
 pub const HASH_ANNOTATION: &str = "kaspr.io/python-packages-hash";
+/// The hash of what a child holds, as upstream names it (component ConfigMaps carry it).
+pub const RESOURCE_HASH_ANNOTATION: &str = "kaspr.io/resource-hash";
 /// Annotation that pauses reconciling an app when `"true"` (any case), as upstream.
 pub const PAUSE_ANNOTATION: &str = "kaspr.io/pause-reconciliation";
 /// The finalizer upstream's framework (kopf) puts on every KasprApp it handled. Nothing removes
@@ -90,7 +92,7 @@ pub(crate) fn labels(app: &KasprApp) -> BTreeMap<String, String> {
 }
 
 /// A label value: at most 63 characters, ending in an alphanumeric.
-fn label_value(value: &str) -> String {
+pub(crate) fn label_value(value: &str) -> String {
     let cut: String = value.chars().take(63).collect();
     cut.trim_end_matches(['.', '-', '_']).to_owned()
 }

@@ -18,6 +18,7 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 
 use crate::build::Existing;
+use crate::build::components::Attached;
 use crate::error::{Error, watch_message};
 use crate::members::{MemberReport, Members};
 use crate::names;
@@ -80,6 +81,11 @@ impl Stores {
             config_maps: cm_writer,
         };
         (stores, writers)
+    }
+
+    /// The ConfigMap metadata cache (the component controllers read it too).
+    pub(crate) fn config_maps(&self) -> Store<PartialObjectMeta<ConfigMap>> {
+        self.config_maps.clone()
     }
 
     /// The last error of each watch, for a cache that is not ready.
@@ -200,6 +206,8 @@ pub(crate) struct Snapshot {
     pub secrets: Vec<SecretKeys>,
     /// What the available members' web API said (empty when not asked or none answered).
     pub members: Vec<MemberReport>,
+    /// The app's component ConfigMaps, in mount order.
+    pub components: Vec<Attached>,
 }
 
 impl Snapshot {
@@ -212,6 +220,7 @@ impl Snapshot {
             table_claims: &self.table_claims,
             live_set: self.live_set.as_deref().map(|m| &m.metadata),
             pods: &self.pods,
+            components: &self.components,
         }
     }
 }
@@ -289,6 +298,14 @@ pub(crate) async fn observe(
             .config_maps
             .get(&ObjectRef::new(&live_name).within(&ns)),
         pods,
+        components: Attached::in_mount_order(
+            stores
+                .config_maps
+                .state()
+                .iter()
+                .filter_map(|m| Attached::of(&m.metadata, &ns, &app_name))
+                .collect(),
+        ),
         secrets: secrets(client, &ns, app).await?,
     })
 }

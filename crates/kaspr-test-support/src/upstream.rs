@@ -624,3 +624,55 @@ pub fn broken_components() -> Vec<BrokenComponent> {
         })
         .collect()
 }
+
+/// A component upstream's own handler reconciled (`fixtures/components/**/<Kind>-<name>.meta.json`).
+pub struct RecordedComponent {
+    /// The `.meta.json` file.
+    pub meta_file: PathBuf,
+    /// The component as upstream's handler received it (after the API server's admission).
+    pub input: Value,
+    /// The ConfigMap upstream created for it.
+    pub config_map: Value,
+    /// The status patch upstream wrote.
+    pub status_patch: Value,
+    /// The events upstream published (`type`, `reason`, `message`).
+    pub events: Vec<Value>,
+}
+
+/// Every recorded component (example sets and `_edge` cases), sorted by file.
+pub fn recorded_components() -> Vec<RecordedComponent> {
+    let mut files = Vec::new();
+    collect_meta_files(&fixtures_dir().join("components"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|meta_file| {
+            let meta = json(&meta_file);
+            let dir = meta_file.parent().unwrap_or(Path::new("."));
+            let created = meta["created"][0].as_str().unwrap_or_else(|| {
+                panic!("{}: upstream created no ConfigMap", meta_file.display())
+            });
+            RecordedComponent {
+                config_map: json(dir.join(created)),
+                input: meta["input"].clone(),
+                status_patch: meta["statusPatch"].clone(),
+                events: meta["events"].as_array().cloned().unwrap_or_default(),
+                meta_file,
+            }
+        })
+        .collect()
+}
+
+fn collect_meta_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_meta_files(&path, out);
+        } else if path.to_string_lossy().ends_with(".meta.json") {
+            out.push(path);
+        }
+    }
+}

@@ -242,7 +242,11 @@ pub fn config_map(app: &KasprApp) -> ConfigMap {
 
 /// First 16 hex characters of the sha256 of the ConfigMap's data: a changed setting rolls the pods.
 pub fn config_hash(cm: &ConfigMap) -> String {
-    let text = serde_json::to_string(&cm.data).unwrap_or_default();
+    short_hash(&serde_json::to_string(&cm.data).unwrap_or_default())
+}
+
+/// First 16 hex characters of the sha256 of `text`.
+pub fn short_hash(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .take(8)

@@ -4,6 +4,7 @@
 //! orphans to delete. No client; same input, same output.
 
 mod child;
+pub mod components;
 mod config;
 mod hpa;
 mod live;
@@ -73,6 +74,8 @@ pub struct Existing<'a> {
     pub live_set: Option<&'a ObjectMeta>,
     /// Every pod of the app: their packages hashes stay in the live set while they exist.
     pub pods: &'a [Pod],
+    /// The app's component ConfigMaps, in mount order: the pods mount them.
+    pub components: &'a [components::Attached],
 }
 
 /// Builds every child of a validated app.
@@ -92,6 +95,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
         existing.statefulset,
         validated.image(),
         &config_map,
+        existing.components,
         packages
             .as_ref()
             .map(|(spec, hash, script)| statefulset::Packages { spec, hash, script }),

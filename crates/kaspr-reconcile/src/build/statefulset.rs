@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kaspr_script::InstallScript;
 use kaspr_types::{KasprApp, PodTemplate, PythonPackagesSpec};
 
+use super::components::{self, Attached};
 use super::{config, metadata, packages, storage};
 use crate::names::{self, HASH_ANNOTATION, MAIN_CONTAINER};
 
@@ -29,6 +30,7 @@ pub fn statefulset(
     existing: Option<&StatefulSet>,
     image: &str,
     cm: &ConfigMap,
+    attached: &[Attached],
     pkgs: Option<Packages<'_>>,
 ) -> StatefulSet {
     let template = app.spec.template.as_ref();
@@ -36,9 +38,10 @@ pub fn statefulset(
     let (storage_volume, claim_template) = storage::table_storage(app, existing);
 
     let mut volumes: Vec<Volume> = storage_volume.into_iter().collect();
+    volumes.extend(components::volumes(attached));
     volumes.extend(pod.map(|p| p.volumes.clone()).unwrap_or_default());
     let mut init_containers = Vec::new();
-    let mut main = kaspr_container(app, cm, image);
+    let mut main = kaspr_container(app, attached, image);
     let mut annotations = pod_annotations(pod);
     if let Some(p) = &pkgs {
         volumes.extend(packages::volumes(app, p.spec));
@@ -54,7 +57,7 @@ pub fn statefulset(
             .extend(packages::main_mounts());
         annotations.insert(HASH_ANNOTATION.to_owned(), p.hash.to_owned());
     }
-    main.env = Some(main_env(app, cm, pkgs.as_ref()));
+    main.env = Some(main_env(app, cm, attached, pkgs.as_ref()));
 
     let mut pod_labels: BTreeMap<String, String> = pod
         .and_then(|p| p.metadata.as_ref())
@@ -133,7 +136,7 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
-fn kaspr_container(app: &KasprApp, _cm: &ConfigMap, image: &str) -> Container {
+fn kaspr_container(app: &KasprApp, attached: &[Attached], image: &str) -> Container {
     let t = app
         .spec
         .template
@@ -144,6 +147,7 @@ fn kaspr_container(app: &KasprApp, _cm: &ConfigMap, image: &str) -> Container {
         mount_path: config::table_dir(app),
         ..Default::default()
     }];
+    mounts.extend(components::mounts(attached));
     mounts.extend(t.map(|t| t.volume_mounts.clone()).unwrap_or_default());
     Container {
         name: MAIN_CONTAINER.to_owned(),
@@ -163,7 +167,12 @@ fn kaspr_container(app: &KasprApp, _cm: &ConfigMap, image: &str) -> Container {
 }
 
 /// Operator variables, then packages variables, then the user's (minus those we own).
-fn main_env(app: &KasprApp, cm: &ConfigMap, pkgs: Option<&Packages<'_>>) -> Vec<EnvVar> {
+fn main_env(
+    app: &KasprApp,
+    cm: &ConfigMap,
+    attached: &[Attached],
+    pkgs: Option<&Packages<'_>>,
+) -> Vec<EnvVar> {
     let user = app
         .spec
         .template
@@ -172,6 +181,7 @@ fn main_env(app: &KasprApp, cm: &ConfigMap, pkgs: Option<&Packages<'_>>) -> Vec<
         .map(|t| t.env.clone())
         .unwrap_or_default();
     let mut env = config::kaspr_env(app, cm);
+    env.extend(components::hash_env(attached));
     if let Some(p) = pkgs {
         env.push(packages::pythonpath(&user));
         env.push(EnvVar {

@@ -5,6 +5,7 @@
 //! reports read from pods, `blocked` why a rollout is held.
 
 mod blocked;
+pub mod component;
 mod members;
 mod packages;
 mod reports;
@@ -230,7 +231,7 @@ fn statefulset_rolled_out(sts: &StatefulSet) -> bool {
 }
 
 /// A condition that keeps its lastTransitionTime while its status does not change.
-fn make_condition(
+pub(crate) fn make_condition(
     type_: &str,
     ok: bool,
     reason: &str,

@@ -28,6 +28,7 @@ pub const NONE: Existing<'static> = Existing {
     packages_pvc: None,
     live_set: None,
     pods: &[],
+    components: &[],
 };
 
 pub fn with_pvc(pvc: &PersistentVolumeClaim) -> Existing<'_> {
@@ -38,6 +39,7 @@ pub fn with_pvc(pvc: &PersistentVolumeClaim) -> Existing<'_> {
         packages_pvc: Some(pvc),
         live_set: None,
         pods: &[],
+        components: &[],
     }
 }
 
