@@ -145,7 +145,7 @@ impl Cluster {
     }
 }
 
-fn relist<K>(writer: &mut Writer<K>, items: Value)
+pub fn relist<K>(writer: &mut Writer<K>, items: Value)
 where
     K: Lookup + Clone + serde::de::DeserializeOwned + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
