@@ -10,6 +10,7 @@
 //! a wrong argument exits 2 with clap's message.
 
 mod http;
+mod leader;
 mod render;
 mod telemetry;
 
@@ -34,6 +35,8 @@ enum Command {
         /// Address of the /metrics, /healthz and /readyz server.
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
         listen: String,
+        #[command(flatten)]
+        lease: LeaseArgs,
     },
     /// Print every child object of each KasprApp and component in manifests as YAML, without a
     /// cluster.
@@ -49,11 +52,49 @@ enum Command {
     Crd,
 }
 
+/// Leader election: only the replica holding the Lease reconciles.
+#[derive(clap::Args)]
+struct LeaseArgs {
+    /// Reconcile only while holding the Lease (`false`: a single replica, e.g. on a laptop).
+    #[arg(long, env = "KASPR_LEADER_ELECTION", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the Lease.
+    #[arg(
+        long,
+        env = "KASPR_LEASE_NAME",
+        value_name = "NAME",
+        default_value = "kaspr-operator"
+    )]
+    lease_name: String,
+    /// Namespace of the Lease: the operator's own (the Deployment sets POD_NAMESPACE).
+    #[arg(
+        long,
+        env = "POD_NAMESPACE",
+        value_name = "NAMESPACE",
+        default_value = "default"
+    )]
+    lease_namespace: String,
+    /// A leader not heard of for this long is replaced; it renews a third of it before the end.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+    lease_duration: u64,
+}
+
+impl LeaseArgs {
+    fn config(&self) -> Option<leader::LeaseConfig> {
+        self.leader_election.then(|| leader::LeaseConfig {
+            name: self.lease_name.clone(),
+            namespace: self.lease_namespace.clone(),
+            identity: leader::identity(),
+            duration: std::time::Duration::from_secs(self.lease_duration),
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Crd => print_crd(),
         Command::Render { files } => render::run(&files),
-        Command::Run { listen } => run(&listen),
+        Command::Run { listen, lease } => run(&listen, lease.config()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -82,7 +123,7 @@ fn print_crd() -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn run(listen: &str) -> anyhow::Result<bool> {
+fn run(listen: &str, lease: Option<leader::LeaseConfig>) -> anyhow::Result<bool> {
     let listen: std::net::SocketAddr = listen
         .parse()
         .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
@@ -100,25 +141,48 @@ fn run(listen: &str) -> anyhow::Result<bool> {
             let watches = kaspr_reconcile::WatchErrors::default();
             let ready = http::Readiness::new(watches.clone());
             tokio::spawn(http::serve(listener, std::sync::Arc::new(export), ready.clone()));
-            let work = async {
-                ready.wait_for_api(&client).await;
-                tracing::info!(%listen, "kaspr-operator started");
-                let settings = kaspr_reconcile::Settings::from_env();
-                kaspr_reconcile::run(client, metrics, settings, watches).await;
-            };
-            tokio::pin!(work);
-            tokio::select! {
-                () = &mut work => {}
-                () = shutdown_signal() => {
-                    // The controller stops taking work on the same signal and finishes what
-                    // runs; a reconcile stuck on a failing API server is not waited for long.
-                    if tokio::time::timeout(SHUTDOWN_GRACE, &mut work).await.is_err() {
-                        tracing::warn!(grace = ?SHUTDOWN_GRACE, "stopping without waiting further for running reconciles");
+            let mut elector = lease.map(|config| leader::Elector::new(client.clone(), config));
+            let result = {
+                let work = async {
+                    ready.wait_for_api(&client).await;
+                    tracing::info!(%listen, "kaspr-operator started");
+                    if let Some(elector) = elector.as_mut() {
+                        elector.acquire().await;
+                    }
+                    let settings = kaspr_reconcile::Settings::from_env();
+                    let controllers = kaspr_reconcile::run(client.clone(), metrics, settings, watches);
+                    match elector.as_mut() {
+                        None => controllers.await,
+                        Some(elector) => tokio::select! {
+                            () = controllers => {}
+                            why = elector.hold() => {
+                                tracing::error!(reason = %why, "no longer leading: stopping at once; the restart rejoins as a follower");
+                                return false;
+                            }
+                        },
+                    }
+                    true
+                };
+                tokio::pin!(work);
+                tokio::select! {
+                    done = &mut work => done,
+                    () = shutdown_signal() => {
+                        // The controller stops taking work on the same signal and finishes what
+                        // runs; a reconcile stuck on a failing API server is not waited for long.
+                        tokio::time::timeout(SHUTDOWN_GRACE, &mut work).await.unwrap_or_else(|_| {
+                            tracing::warn!(grace = ?SHUTDOWN_GRACE, "stopping without waiting further for running reconciles");
+                            true
+                        })
                     }
                 }
+            };
+            // Stopped by a signal: hand the lease over now rather than at its expiry.
+            if result && let Some(elector) = elector.as_mut() {
+                // Bounded: the API may be what failed.
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, elector.release()).await;
             }
             tracing::info!("kaspr-operator stopped");
-            Ok(true)
+            Ok(result)
         })
 }
 

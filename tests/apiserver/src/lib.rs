@@ -4,6 +4,8 @@
 //! `../shared/tools/crdserver` and sets it; against a real cluster (kind, k3d) point it at that
 //! cluster's kubeconfig. Without it every test here fails, saying so: it never passes silently.
 
+pub mod standin;
+
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -100,4 +102,21 @@ pub async fn install(client: &Client, crd: CustomResourceDefinition) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("CRD {name} did not become Established within 10 s");
+}
+
+/// The operator binary beside the test binary (target/<profile>/); `cargo xtask test` builds it
+/// first, so it is current.
+pub fn operator_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = dir.join("kaspr-operator");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo xtask test`, or `cargo build -p kaspr-operator` first",
+        bin.display()
+    );
+    bin
 }

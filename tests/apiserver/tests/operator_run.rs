@@ -123,6 +123,8 @@ async fn operator_run_says_in_status_and_events_what_failed_and_serves_metrics()
     let _operator = GroupChild::spawn(
         Command::new(operator_binary())
             .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+            // One operator here; leader election has its own test (leader_election.rs).
+            .args(["--leader-election", "false"])
             .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

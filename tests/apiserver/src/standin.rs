@@ -1,0 +1,323 @@
+//! The operator binary against the API-server stand-in, without a cluster.
+//!
+//! [`StandIn`] starts `xtask/assets/apistandin.py --simulate` in front of the crdserver of
+//! `KASPR_TEST_KUBECONFIG`: custom resources, Leases and Events go on to crdserver; ConfigMaps,
+//! Secrets, StatefulSets, Services, Pods, PVCs and HPAs are served by the stand-in from memory,
+//! and it plays the StatefulSet controller (pods Ready). It records every request with its RBAC
+//! verb, group and resource ([`StandIn::calls`]). [`Operator`] runs `kaspr-operator run` against
+//! it. Both are killed with their process group when dropped, passed or failed; a failing test
+//! prints the tail of both logs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use kaspr_test_support::net::{free_port, http_get};
+use kaspr_test_support::process::GroupChild;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::Value;
+
+use crate::KUBECONFIG_ENV;
+
+/// How long a test waits for anything the operator does.
+pub const WAIT: Duration = Duration::from_secs(90);
+
+/// The checkout (tests/apiserver is two levels down).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The kubeconfig of the crdserver under test, or a panic saying how to get one.
+pub fn crdserver_kubeconfig() -> PathBuf {
+    std::env::var_os(KUBECONFIG_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!(
+                "{KUBECONFIG_ENV} is not set. These tests need crdserver: run `cargo xtask test` \
+             (it starts ../shared/tools/crdserver), or start it yourself with \
+             `../shared/tools/crdserver/start target/crdserver` and export {KUBECONFIG_ENV} to \
+             the kubeconfig path it prints."
+            )
+        })
+}
+
+/// A fresh private directory (for one stand-in's or operator's files), under the system temp
+/// dir.
+pub fn scratch_dir(what: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kaspr-{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
+/// The last `lines` lines of a log file (for failure messages).
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn log_file(path: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()))
+}
+
+/// A kube client for the API server of the kubeconfig at `path`.
+pub async fn client_for(path: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path)
+        .unwrap_or_else(|e| panic!("reading kubeconfig {}: {e}", path.display()));
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("kubeconfig {}: {e}", path.display()));
+    Client::try_from(config).unwrap_or_else(|e| panic!("client for {}: {e}", path.display()))
+}
+
+/// apistandin.py running with `--simulate` in front of a crdserver.
+pub struct StandIn {
+    // Dropped first: the process group is killed before the files go.
+    child: GroupChild,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl StandIn {
+    /// Starts the stand-in in front of the crdserver of `crd_kubeconfig` and waits until it
+    /// answers. Panics, saying what is missing, without python3 or the script.
+    pub fn start(crd_kubeconfig: &Path) -> Self {
+        let script = workspace_root().join("xtask/assets/apistandin.py");
+        assert!(
+            script.is_file(),
+            "{} is missing: the stand-in ships with the checkout",
+            script.display()
+        );
+        let python = Command::new("python3")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        assert!(
+            python.is_ok_and(|s| s.success()),
+            "python3 is not on PATH: it runs the API-server stand-in {} (standard library \
+             only; on Debian: apt-get install python3)",
+            script.display()
+        );
+        let dir = scratch_dir("standin");
+        let port_file = dir.join("port");
+        let log = dir.join("standin.log");
+        let child = GroupChild::spawn(
+            Command::new("python3")
+                .arg(&script)
+                .arg("--crd-kubeconfig")
+                .arg(crd_kubeconfig)
+                .args(["--port", "0", "--port-file"])
+                .arg(&port_file)
+                .arg("--kubeconfig-out")
+                .arg(dir.join("kubeconfig"))
+                .arg("--simulate")
+                .stdin(Stdio::null())
+                .stdout(log_file(&log))
+                .stderr(log_file(&log)),
+        )
+        .unwrap_or_else(|e| panic!("starting python3 {}: {e}", script.display()));
+        let mut standin = Self {
+            child,
+            port: 0,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(port) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+                && http_get(port, "/_standin/healthz").is_some_and(|(c, _)| c == 200)
+            {
+                standin.port = port;
+                return standin;
+            }
+            if let Ok(Some(status)) = standin.child.child_mut().try_wait() {
+                panic!(
+                    "apistandin.py exited ({status}) before it answered:\n{}",
+                    log_tail(&log, 40)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "apistandin.py did not answer within 30 s:\n{}",
+                log_tail(&log, 40)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The kubeconfig that points at the stand-in (plain HTTP on 127.0.0.1, anonymous).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// A client for the stand-in (core and apps kinds from memory, custom resources through).
+    pub async fn client(&self) -> Client {
+        client_for(&self.kubeconfig()).await
+    }
+
+    /// The stand-in's summary of every request so far (`GET /_standin/calls`): `by_agent`,
+    /// `routes`, and `rbac`: one entry per (verb, apiGroup, resource, subresource, namespaced)
+    /// with the `agents` (first word of the User-Agent, before `/`) that made it.
+    pub fn calls(&self) -> Value {
+        let (code, body) = http_get(self.port, "/_standin/calls")
+            .unwrap_or_else(|| panic!("the stand-in on port {} does not answer", self.port));
+        assert_eq!(code, 200, "GET /_standin/calls: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET /_standin/calls: {e}: {body}"))
+    }
+
+    /// The last lines of the stand-in's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.dir.join("standin.log"), lines)
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- apistandin.py log (tail; all of it in {}):\n{}",
+                self.dir.display(),
+                self.log_tail(30)
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The operator binary beside the test binary (target/<profile>/); `cargo xtask test` builds it
+/// first, so it is current.
+pub fn operator_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("kaspr-operator"))
+        .expect("target dir");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo xtask test`, or `cargo build -p kaspr-operator` first",
+        bin.display()
+    );
+    bin
+}
+
+/// `kaspr-operator run` against a kubeconfig, logging at info to a file of its own.
+pub struct Operator {
+    child: GroupChild,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Operator {
+    /// Starts the operator with `KUBECONFIG=kubeconfig` and `env` (e.g.
+    /// `CLIENT_STATUS_CHECK_ENABLED=false`: members cannot be reached without cluster DNS) and
+    /// waits until `/readyz` answers 200.
+    pub async fn start(kubeconfig: &Path, env: &[(&str, &str)]) -> Self {
+        let dir = scratch_dir("operator");
+        let log = dir.join("operator.log");
+        let port = free_port();
+        let mut command = Command::new(operator_binary());
+        command
+            .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log_file(&log))
+            .stderr(log_file(&log));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = GroupChild::spawn(&mut command).expect("the operator starts");
+        let mut operator = Self { child, port, dir };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if http_get(port, "/readyz").is_some_and(|(c, _)| c == 200) {
+                return operator;
+            }
+            if let Ok(Some(status)) = operator.child.child_mut().try_wait() {
+                panic!(
+                    "the operator exited ({status}) before it was ready:\n{}",
+                    log_tail(&log, 40)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the operator was not ready within {WAIT:?}; /readyz says {:?}:\n{}",
+                http_get(port, "/readyz"),
+                log_tail(&log, 40)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.child_mut().try_wait(), Ok(None))
+    }
+
+    /// The port of its /metrics, /healthz and /readyz.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("operator.log")).unwrap_or_default()
+    }
+
+    /// The last lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.dir.join("operator.log"), lines)
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- kaspr-operator log (tail; all of it in {}):\n{}",
+                self.dir.display(),
+                self.log_tail(60)
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, for at most [`WAIT`]; the panic names
+/// `what` and `context()` (e.g. the last state seen and the operator's log).
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F, context: impl Fn() -> String) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}\n{}",
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
