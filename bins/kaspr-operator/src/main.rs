@@ -35,6 +35,10 @@ enum Command {
         /// Address of the /metrics, /healthz and /readyz server.
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
         listen: String,
+        /// Watch only these namespaces (comma-separated), e.g. `team-a,team-b`; the operator
+        /// then needs Roles in them only. Default: every namespace.
+        #[arg(long, env = kaspr_reconcile::WATCH_NAMESPACES_ENV, value_name = "NS,...")]
+        namespaces: Option<String>,
         #[command(flatten)]
         lease: LeaseArgs,
     },
@@ -94,7 +98,11 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Crd => print_crd(),
         Command::Render { files } => render::run(&files),
-        Command::Run { listen, lease } => run(&listen, lease.config()),
+        Command::Run {
+            listen,
+            namespaces,
+            lease,
+        } => run(&listen, namespaces.as_deref(), lease.config()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -123,7 +131,11 @@ fn print_crd() -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn run(listen: &str, lease: Option<leader::LeaseConfig>) -> anyhow::Result<bool> {
+fn run(
+    listen: &str,
+    namespaces: Option<&str>,
+    lease: Option<leader::LeaseConfig>,
+) -> anyhow::Result<bool> {
     let listen: std::net::SocketAddr = listen
         .parse()
         .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
@@ -149,7 +161,14 @@ fn run(listen: &str, lease: Option<leader::LeaseConfig>) -> anyhow::Result<bool>
                     if let Some(elector) = elector.as_mut() {
                         elector.acquire().await;
                     }
-                    let settings = kaspr_reconcile::Settings::from_env();
+                    let mut settings = kaspr_reconcile::Settings::from_env();
+                    if let Some(list) = namespaces {
+                        settings.namespaces = kaspr_reconcile::parse_namespaces(list);
+                    }
+                    match settings.namespaces.as_slice() {
+                        [] => tracing::info!("watching every namespace"),
+                        list => tracing::info!(namespaces = %list.join(","), "watching only these namespaces"),
+                    }
                     let controllers = kaspr_reconcile::run(client.clone(), metrics, settings, watches);
                     match elector.as_mut() {
                         None => controllers.await,

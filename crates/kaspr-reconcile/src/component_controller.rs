@@ -332,10 +332,10 @@ fn error_policy<K: ComponentKind>(
     Action::requeue(REQUEUE_FAILED)
 }
 
-/// The controller of kind `K`, watching all namespaces.
-pub fn controller<K: ComponentKind>(client: &Client) -> Controller<K> {
+/// The controller of kind `K`, watching namespace `ns` (None: all).
+pub fn controller<K: ComponentKind>(client: &Client, ns: Option<&str>) -> Controller<K> {
     Controller::new(
-        Api::<K>::all(client.clone()),
+        crate::controller::scoped::<K>(client, ns),
         watcher::Config::default().any_semantic(),
     )
 }
@@ -345,6 +345,7 @@ pub fn controller<K: ComponentKind>(client: &Client) -> Controller<K> {
 pub async fn run<K: ComponentKind>(
     controller: Controller<K>,
     client: Client,
+    ns: Option<&str>,
     ctx: Arc<ComponentContext>,
 ) {
     let controller = controller
@@ -352,7 +353,7 @@ pub async fn run<K: ComponentKind>(
     let components = controller.store();
     // Metadata is enough: only whether the app exists matters.
     let apps = watcher(
-        Api::<PartialObjectMeta<KasprApp>>::all(client),
+        crate::controller::scoped::<PartialObjectMeta<KasprApp>>(&client, ns),
         watcher::Config::default(),
     )
     .default_backoff()

@@ -432,53 +432,85 @@ pub fn error_policy(app: Arc<KasprApp>, error: &Error, ctx: Arc<Context>) -> Act
 /// fill the caches observe reads, so a reconcile makes no read of its own but the Secret's.
 /// Watch failures are recorded in `errors` (the caller's readiness reads them).
 pub async fn run(client: Client, metrics: Metrics, settings: Settings, errors: WatchErrors) {
+    let scopes: Vec<Option<String>> = if settings.namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings.namespaces.iter().cloned().map(Some).collect()
+    };
+    let each = scopes.into_iter().map(|namespace| {
+        run_in(
+            client.clone(),
+            metrics.clone(),
+            settings.clone(),
+            errors.clone(),
+            namespace,
+        )
+    });
+    futures::future::join_all(each).await;
+}
+
+/// An API of every namespace, or of one.
+pub(crate) fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The controllers of one scope: all namespaces (`None`) or one. Each watched namespace gets
+/// its own watches and caches (a reflector cannot merge two lists).
+async fn run_in(
+    client: Client,
+    metrics: Metrics,
+    settings: Settings,
+    errors: WatchErrors,
+    namespace: Option<String>,
+) {
+    let ns = namespace.as_deref();
     let (stores, writers) = Stores::with_errors(errors);
     let errors = stores.errors().clone();
     let config_map_cache = stores.config_maps();
     let ctx = Arc::new(Context::new(client.clone(), metrics, stores, settings));
-    let apps = Api::<KasprApp>::all(client.clone());
+    let apps = scoped::<KasprApp>(&client, ns);
     let controller = Controller::new(apps, watcher::Config::default().any_semantic()).with_config(
         kube::runtime::controller::Config::default()
             .concurrency(CONCURRENCY)
             .debounce(DEBOUNCE),
     );
-    let components = components(&client, controller.store(), config_map_cache);
+    let components = components(&client, ns, controller.store(), config_map_cache);
     let all = watcher::Config::default;
     let statefulsets = cached(
-        watcher(Api::<StatefulSet>::all(client.clone()), all()),
+        watcher(scoped::<StatefulSet>(&client, ns), all()),
         writers.statefulsets,
         &errors,
     );
     let pvcs = cached(
-        watcher(Api::<PersistentVolumeClaim>::all(client.clone()), all()),
+        watcher(scoped::<PersistentVolumeClaim>(&client, ns), all()),
         writers.pvcs,
         &errors,
     );
     let hpas = cached(
-        watcher(Api::<HorizontalPodAutoscaler>::all(client.clone()), all()),
+        watcher(scoped::<HorizontalPodAutoscaler>(&client, ns), all()),
         writers.hpas,
         &errors,
     );
     // Metadata is all the live set's cache needs (whether it exists, who owns it).
     let config_maps = cached(
-        watcher(
-            Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
-            all(),
-        ),
+        watcher(scoped::<PartialObjectMeta<ConfigMap>>(&client, ns), all()),
         writers.config_maps,
         &errors,
     );
     let pods = cached(
-        watcher(
-            Api::<Pod>::all(client.clone()),
-            all().labels(names::APP_LABEL),
-        ),
+        watcher(scoped::<Pod>(&client, ns), all().labels(names::APP_LABEL)),
         writers.pods,
         &errors,
     );
     let app_controller = controller
         .owns_stream(statefulsets)
-        .owns(Api::<Service>::all(client.clone()), all())
+        .owns(scoped::<Service>(&client, ns), all())
         // The app's own ConfigMaps, and its components' (which its pods mount).
         .watches_stream(config_maps, config_map_app)
         .owns_stream(pvcs)
@@ -522,12 +554,13 @@ fn config_map_app(cm: PartialObjectMeta<ConfigMap>) -> Option<ObjectRef<KasprApp
 /// controller; joins look their tables up in the KasprTable controller's cache.
 async fn components(
     client: &Client,
+    ns: Option<&str>,
     apps: Store<KasprApp>,
     config_maps: Store<PartialObjectMeta<ConfigMap>>,
 ) {
     let (tables, writer) = reflector::store();
     let table_events = watcher(
-        Api::<KasprTable>::all(client.clone()),
+        scoped::<KasprTable>(client, ns),
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
@@ -541,15 +574,31 @@ async fn components(
     ));
     let c = || client.clone();
     futures::join!(
-        cc::run(cc::controller::<KasprAgent>(client), c(), ctx.clone()),
+        cc::run(
+            cc::controller::<KasprAgent>(client, ns),
+            c(),
+            ns,
+            ctx.clone()
+        ),
         cc::run(
             Controller::for_stream(table_events, tables),
             c(),
+            ns,
             ctx.clone()
         ),
-        cc::run(cc::controller::<KasprWebView>(client), c(), ctx.clone()),
-        cc::run(cc::controller::<KasprTask>(client), c(), ctx.clone()),
-        cc::run(cc::controller::<KasprJoin>(client), c(), ctx),
+        cc::run(
+            cc::controller::<KasprWebView>(client, ns),
+            c(),
+            ns,
+            ctx.clone()
+        ),
+        cc::run(
+            cc::controller::<KasprTask>(client, ns),
+            c(),
+            ns,
+            ctx.clone()
+        ),
+        cc::run(cc::controller::<KasprJoin>(client, ns), c(), ns, ctx),
     );
 }
 

@@ -26,5 +26,7 @@ pub mod validate;
 pub use controller::{Context, run};
 pub use error::Error;
 pub use observe::WatchErrors;
-pub use settings::{HungMembers, IMAGE_REGISTRY_ENV, Settings};
+pub use settings::{
+    HungMembers, IMAGE_REGISTRY_ENV, Settings, WATCH_NAMESPACES_ENV, parse_namespaces,
+};
 pub use validate::{ValidatedApp, validate};

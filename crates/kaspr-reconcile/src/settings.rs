@@ -24,7 +24,13 @@ pub struct Settings {
     /// by name only, never watched (a watch needs list/watch on every Secret in the cluster), so
     /// this is how a Secret created later resumes the rollout.
     pub blocked_requeue: Duration,
+    /// The namespaces watched (`KASPR_WATCH_NAMESPACES`, comma-separated); empty: all of them.
+    /// With a list, the operator needs Roles in those namespaces only, no ClusterRole.
+    pub namespaces: Vec<String>,
 }
+
+/// The variable naming the watched namespaces (comma-separated; unset or empty: all).
+pub const WATCH_NAMESPACES_ENV: &str = "KASPR_WATCH_NAMESPACES";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -33,8 +39,20 @@ impl Default for Settings {
             members: MemberCheck::default(),
             hung_members: HungMembers::default(),
             blocked_requeue: Duration::from_secs(15),
+            namespaces: Vec::new(),
         }
     }
+}
+
+/// `a, b,,c` → `[a, b, c]`: each namespace once, in order.
+pub fn parse_namespaces(list: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for ns in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !out.iter().any(|o| o == ns) {
+            out.push(ns.to_owned());
+        }
+    }
+    out
 }
 
 /// When a member stuck in a rebalance is restarted.
@@ -77,6 +95,9 @@ impl Settings {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map_or(defaults.hung_members.threshold, Duration::from_secs),
             },
+            namespaces: var(WATCH_NAMESPACES_ENV)
+                .map(|v| parse_namespaces(&v))
+                .unwrap_or_default(),
             ..defaults
         }
     }
