@@ -118,6 +118,7 @@ def plain(data):
 class Admission:
     def __init__(self, crd_dir):
         self.schemas = {}  # (group, version, kind) -> openAPIV3Schema
+        self._keep_maps = False
         self.kinds = {}  # kind -> list of served (group, version)
         for fn in sorted(os.listdir(crd_dir)):
             if not fn.endswith(".yaml"):
@@ -134,9 +135,18 @@ class Admission:
                         self.schemas[(group, ver["name"], kind)] = ver["schema"]["openAPIV3Schema"]
                         self.kinds.setdefault(kind, []).append(f"{group}/{ver['name']}")
 
-    def admit(self, obj):
-        """Return (admitted_object, report) or (None, report) when rejected."""
+    def admit(self, obj, keep_free_form_maps=False):
+        """Return (admitted_object, report) or (None, report) when rejected.
+
+        keep_free_form_maps: treat ``type: object`` nodes that declare neither
+        properties nor additionalProperties as if they carried
+        ``x-kubernetes-preserve-unknown-fields: true`` (they are pruned to {}
+        otherwise); used only by component edge cases named ``maps-kept-*``.
+        """
         report = {"pruned": [], "defaulted": [], "validationErrors": []}
+        if keep_free_form_maps:
+            report["keptFreeFormMaps"] = []
+        self._keep_maps = keep_free_form_maps
         api_version = obj.get("apiVersion", "")
         kind = obj.get("kind", "")
         if "/" in api_version:
@@ -180,6 +190,10 @@ class Admission:
             preserve = schema.get("x-kubernetes-preserve-unknown-fields", False)
             props = schema.get("properties") or {}
             addl = schema.get("additionalProperties")
+            if (self._keep_maps and not preserve and not props and addl is None
+                    and schema.get("type") == "object" and value):
+                report["keptFreeFormMaps"].append(path)
+                preserve = True
             for key in list(value):
                 sub_path = f"{path}.{key}"
                 if key in props:
@@ -795,16 +809,6 @@ class Recorder:
 
     # ---- components -------------------------------------------------------
     async def record_components(self):
-        global CLUSTER
-        from kaspr.handlers import kaspragent, kasprtable, kasprwebview, kasprtask, kasprjoin
-
-        handlers = {
-            "KasprAgent": kaspragent.reconciliation,
-            "KasprTable": kasprtable.reconciliation,
-            "KasprWebView": kasprwebview.reconciliation,
-            "KasprTask": kasprtask.reconciliation,
-            "KasprJoin": kasprjoin.reconciliation,
-        }
         comp_root = os.path.join(self.out, "components")
         if os.path.isdir(comp_root):
             shutil.rmtree(comp_root)
@@ -822,44 +826,103 @@ class Recorder:
                 if raw.get("kind") not in COMPONENT_KINDS:
                     continue
                 kind, name = raw["kind"], raw["metadata"]["name"]
-                admitted, report = self.admission.admit(raw)
-                body_raw = to_body(admitted)
-                CLUSTER = FakeCluster()
-                for s in seeds:
-                    CLUSTER.seed(s)
-                HASH_LOG.clear()
-                meta = {
-                    "source": f"examples/{set_name}/{fn}",
-                    "admission": report,
-                    "input": body_raw,
-                }
-                with handler_context(body_raw) as (body, patch):
-                    try:
-                        await handlers[kind](**handler_kwargs(body, patch, self.logger))
-                    except Exception as exc:
-                        meta["error"] = describe_error(exc)
-                    meta["statusPatch"] = fix_times(plain(patch))
-                    meta["events"] = EVENTS.drain()
-                created = CLUSTER.created()
-                meta["created"] = [object_file_name(e) for e in created]
-                for entry in created:
-                    dump_json(os.path.join(out_dir, object_file_name(entry)), entry["body"])
-                    cm = entry["body"]
-                    if entry["kind"] == "ConfigMap":
-                        meta["configMap"] = {
-                            "name": cm["metadata"]["name"],
-                            "dataKeys": sorted(cm.get("data", {})),
-                            "resourceHash": cm["metadata"]["annotations"].get("kaspr.io/resource-hash"),
-                        }
-                meta["requests"] = [
-                    dict({k: v for k, v in r.items() if k not in ("body", "kind")},
-                         **({"file": object_file_name(r)} if r["method"] == "POST" else {}))
-                    for r in CLUSTER.requests
-                ]
-                meta["hashes"] = list(HASH_LOG)
-                dump_json(os.path.join(out_dir, f"{kind}-{name}.meta.json"), meta)
+                meta = await self.record_component(raw, seeds, out_dir, f"examples/{set_name}/{fn}")
                 counts[f"{kind}/{name}"] = meta["created"] if "error" not in meta else meta["error"]
             self.summary["components"][set_name] = counts
+
+    async def record_component(self, raw, seeds, out_dir, source, keep_free_form_maps=False, note=None):
+        """Run the component kind's reconciliation handler on one admitted
+        manifest, with ``seeds`` in the fake cluster; write
+        ``ConfigMap-<name>-<type>.json`` and ``<Kind>-<name>.meta.json``."""
+        global CLUSTER
+        from kaspr.handlers import kaspragent, kasprtable, kasprwebview, kasprtask, kasprjoin
+
+        handlers = {
+            "KasprAgent": kaspragent.reconciliation,
+            "KasprTable": kasprtable.reconciliation,
+            "KasprWebView": kasprwebview.reconciliation,
+            "KasprTask": kasprtask.reconciliation,
+            "KasprJoin": kasprjoin.reconciliation,
+        }
+        kind, name = raw["kind"], raw["metadata"]["name"]
+        admitted, report = self.admission.admit(raw, keep_free_form_maps=keep_free_form_maps)
+        body_raw = to_body(admitted)
+        CLUSTER = FakeCluster()
+        for s in seeds:
+            CLUSTER.seed(s)
+        HASH_LOG.clear()
+        meta = {
+            "source": source,
+            "admission": report,
+            "input": body_raw,
+        }
+        if note:
+            meta["note"] = note
+        with handler_context(body_raw) as (body, patch):
+            try:
+                await handlers[kind](**handler_kwargs(body, patch, self.logger))
+            except Exception as exc:
+                meta["error"] = describe_error(exc)
+            meta["statusPatch"] = fix_times(plain(patch))
+            meta["events"] = EVENTS.drain()
+        created = CLUSTER.created()
+        meta["created"] = [object_file_name(e) for e in created]
+        for entry in created:
+            dump_json(os.path.join(out_dir, object_file_name(entry)), entry["body"])
+            cm = entry["body"]
+            if entry["kind"] == "ConfigMap":
+                meta["configMap"] = {
+                    "name": cm["metadata"]["name"],
+                    "dataKeys": sorted(cm.get("data", {})),
+                    "resourceHash": cm["metadata"]["annotations"].get("kaspr.io/resource-hash"),
+                }
+        meta["requests"] = [
+            dict({k: v for k, v in r.items() if k not in ("body", "kind")},
+                 **({"file": object_file_name(r)} if r["method"] == "POST" else {}))
+            for r in CLUSTER.requests
+        ]
+        meta["hashes"] = list(HASH_LOG)
+        dump_json(os.path.join(out_dir, f"{kind}-{name}.meta.json"), meta)
+        return meta
+
+    async def record_component_edge_cases(self):
+        """Synthetic component manifests (component_edge_cases()), recorded like
+        the example sets into components/_edge/<case>/. Not in _summary.json;
+        components/_edge/_cases.json indexes them."""
+        root = os.path.join(self.out, "components", "_edge")
+        if os.path.isdir(root):
+            shutil.rmtree(root)
+        index = {}
+        for case in component_edge_cases():
+            out_dir = os.path.join(root, case["name"])
+            seeds = []
+            if case["app"]:
+                admitted, report = self.admission.admit(edge_component_app())
+                if "rejected" in report:
+                    raise RuntimeError(f"edge app rejected: {report}")
+                seeds.append(to_body(admitted))
+            for d in case["manifests"]:
+                admitted, _ = self.admission.admit(d, keep_free_form_maps=case.get("keepFreeFormMaps", False))
+                seeds.append(to_body(admitted))
+            results = {}
+            for raw in case["manifests"]:
+                meta = await self.record_component(
+                    raw, seeds, out_dir,
+                    f"recorder component edge case {case['name']}: {case['description']}",
+                    keep_free_form_maps=case.get("keepFreeFormMaps", False), note=case.get("note"),
+                )
+                if "rejected" in meta["admission"]:
+                    raise RuntimeError(f"edge case {case['name']}: admission refused: {meta['admission']}")
+                key = f"{raw['kind']}/{raw['metadata']['name']}"
+                results[key] = meta["created"] if "error" not in meta else meta["error"]
+            index[case["name"]] = {
+                "description": case["description"],
+                "appSeeded": case["app"],
+                "keepFreeFormMaps": case.get("keepFreeFormMaps", False),
+                "manifests": case["manifests"],
+                "results": results,
+            }
+        dump_json(os.path.join(root, "_cases.json"), index)
 
     # ---- versions -------------------------------------------------------------
     async def record_versions(self):
@@ -971,6 +1034,292 @@ def edge_cases():
          "manifest": app({"pythonPackages": {"packages": ["requests"],
                                              "cache": {"enabled": True, "deleteClaim": False}}})},
     ]
+
+
+EDGE_APP = "edge"
+
+
+def edge_component_app():
+    """The KasprApp seeded for the component edge cases that want AppFound."""
+    return {"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
+            "metadata": {"name": EDGE_APP, "namespace": DEFAULT_NAMESPACE}, "spec": copy.deepcopy(BASE_SPEC)}
+
+
+def component_edge_cases():
+    """Synthetic component manifests for components/_edge/<case>/.
+
+    Each case: name, description, app (seed KasprApp EDGE_APP so the handler
+    finds it), manifests (all recorded, and all seeded into the fake cluster),
+    optional keepFreeFormMaps/note (maps-kept-* only). Every value is a
+    literal: the output is deterministic.
+    """
+
+    def comp(kind, name, spec):
+        # A JSON round trip, not deepcopy: no dict shared between two places
+        # (the admission report would list a shared map's pruned keys once).
+        return {"apiVersion": "kaspr.io/v1alpha1", "kind": kind,
+                "metadata": {"name": name, "namespace": DEFAULT_NAMESPACE, "labels": {"kaspr.io/app": EDGE_APP}},
+                "spec": json.loads(json.dumps(spec))}
+
+    def code(fn, result="value"):
+        return {"entrypoint": fn, "python": f"def {fn}(value):\n    return {result}\n"}
+
+    def selectors(prefix):
+        return {
+            "keySelector": code(f"{prefix}_key", "value['id']"),
+            "valueSelector": code(f"{prefix}_value"),
+            "partitionSelector": code(f"{prefix}_partition", "0"),
+            "headersSelector": code(f"{prefix}_headers", "{'X-Source': 'edge'}"),
+            "predicate": code(f"{prefix}_predicate", "True"),
+        }
+
+    def on_both(prefix):
+        return {"onSuccess": code(f"{prefix}_on_success"), "onError": code(f"{prefix}_on_error")}
+
+    # Free-form maps (CRD `type: object` without properties): user keys with
+    # upper case letters, dots and camelCase.
+    topic_config = {"cleanup.policy": "compact", "maxMessageBytes": "1000", "Segment.Bytes": "1048576"}
+    headers = {"Content-Type": "application/json", "X-Trace": "1", "cacheControl": "no-cache"}
+    extra_topic_configs = {"cleanup.policy": "compact,delete", "retentionMs": "86400000", "Min.Insync.Replicas": "2"}
+    table_options = {"storeType": "rocksdb", "Cache.Size": "64MB", "plain": "x"}
+
+    tables = [{"name": "edge-table", "paramName": "edgeTable"}, {"name": "Other.Table", "paramName": "other_table"}]
+    # topicSend of KasprWebView/KasprTask: no declare/partitions/retention/
+    # compacting/deleting/replicas/config in their CRDs.
+    send_short = dict({"name": "edge-sent", "ack": True, "passThrough": True, "keySerializer": "json",
+                       "valueSerializer": "pickle"}, **selectors("send"))
+    send_full = dict(send_short, declare=True, partitions=4, retention=7200, compacting=True, deleting=True,
+                     replicas=2, config=topic_config)
+    send_selected = {"nameSelector": code("send_name", "'edge-' + value['kind']"), "ack": False,
+                     "keySerializer": "raw", "valueSerializer": "binary"}
+
+    def operations(send):
+        return [
+            {"name": "lookup", "tables": tables, "map": code("lookup", "(value, edgeTable, other_table)")},
+            {"name": "keep", "filter": code("keep", "value is not None")},
+            {"name": "send", "topicSend": send},
+            {"name": "route", "topicSend": send_selected},
+        ]
+
+    def processors(send):
+        return {"pipeline": ["lookup", "keep", "send", "route"], "init": code("init", "None"),
+                "operations": operations(send)}
+
+    agent_input = {
+        "declare": True,
+        "topic": {"name": "edge-in", "keySerializer": "json", "valueSerializer": "pickle", "partitions": 12,
+                  "retention": 86400, "compacting": True, "deleting": True, "replicas": 3, "config": topic_config},
+        "channel": {"name": "edge-channel"},
+        "take": {"max": 500, "within": "10s"},
+    }
+    agent_output = {"topics": [
+        dict({"name": "edge-out", "declare": True, "ack": True, "keySerializer": "raw", "valueSerializer": "binary",
+              "partitions": 8, "retention": 3600, "compacting": True, "deleting": True, "replicas": 2,
+              "config": topic_config}, **selectors("out")),
+        {"nameSelector": code("out_name", "'edge-' + value['kind']"), "ack": False, "keySerializer": "pickle",
+         "valueSerializer": "json"},
+    ]}
+    maximal_agent = {
+        "description": "Every KasprAgent field set",
+        "isolatedPartitions": True,
+        "input": agent_input,
+        "output": agent_output,
+        "processors": processors(send_full),
+    }
+    maximal_agent_pattern = copy.deepcopy(maximal_agent)
+    maximal_agent_pattern["input"]["topic"].pop("name")
+    maximal_agent_pattern["input"]["topic"]["pattern"] = "^edge\\..*$"
+    maximal_table = {
+        "name": "Spec.Name-Ignored",
+        "description": "Every KasprTable field set",
+        "global": True,
+        "defaultSelector": code("default", "{}"),
+        "keySerializer": "raw",
+        "valueSerializer": "json",
+        "partitions": 6,
+        "extraTopicConfigs": extra_topic_configs,
+        "options": table_options,
+        # size/step are marshmallow Int fields upstream (the CRD says string,
+        # e.g. "30s", which upstream cannot load: see table-window-duration).
+        "window": {
+            "tumbling": {"size": "60", "expires": "1h"},
+            "hopping": {"size": "300", "step": "60", "expires": "1d"},
+            "relativeTo": "custom",
+            "relativeToSelector": code("event_time", "value['ts']"),
+        },
+    }
+    maximal_webview = {
+        "name": "Spec.Name-Ignored",
+        "description": "Every KasprWebView field set",
+        "request": {"method": "PATCH", "path": "/edge/{key}"},
+        "response": {
+            "contentType": "text/plain",
+            "statusCode": 202,
+            "headers": headers,
+            "bodySelector": on_both("body"),
+            "statusCodeSelector": on_both("status_code"),
+            "headersSelector": on_both("headers"),
+        },
+        "processors": processors(send_short),
+    }
+    maximal_task = {
+        "name": "Spec.Name-Ignored",
+        "description": "Every KasprTask field set",
+        "onLeader": True,
+        "schedule": {"cron": "*/5 * * * *", "interval": "30s"},
+        "processors": processors(send_short),
+    }
+    maximal_join = {
+        "name": "Spec.Name-Ignored",
+        "description": "Every KasprJoin field set",
+        "leftTable": "edge-left",
+        "rightTable": "edge-right",
+        "extractor": code("extract", "value['product_id']"),
+        "type": "left",
+        "outputChannel": "edge-joined",
+    }
+
+    # Strings PyYAML has to quote, escape or fold.
+    long_line = "  Leading spaces, a colon: here, a # hash, 'single' and \"double\" quotes, ünïcødé ✓ 日本語, " + \
+        " ".join(f"word{i:02d}" for i in range(18))
+    init_python = ("import json   \n"
+                   "\n"
+                   "def init():\t\n"
+                   "    # comment: with a colon and trailing spaces  \n"
+                   "    return {'k': 'v'}   \n")
+    map_python = ("def yes(value):\n"
+                  "    # a comment: with a colon\n"
+                  "    label = 'ünïcødé ✓ 日本語'\n"
+                  "    long = '" + "x" * 200 + "'\n"
+                  "    sentence = '" + " ".join(["lorem ipsum"] * 18) + "'\n"
+                  "    return {\"label\": label, \"long\": long, \"sentence\": sentence}\n")
+    edge_values_agent = {
+        "description": long_line,
+        "input": {"topic": {"name": "yes"}},
+        "output": {"topics": [
+            {"name": "null", "keySelector": {"entrypoint": "crlf", "python": "def crlf(value):\r\n    return value\r\n"}},
+            {"name": "1.0", "valueSelector": {"python": "lambda v: v  # yes: no, " + " ".join(["padding"] * 15)}},
+            {"name": "~", "predicate": {"python": "\n\n    return True\n\n\n"},
+             "partitionSelector": {"python": "import os\nimport sys\n\nPARTITION = 0\n"}},
+        ]},
+        "processors": {
+            "pipeline": ["yes", "null", "1.0", "~", "true", "NO", "on", "0x1F", "1_000", "1e3", ".inf", "2001-12-14",
+                         "- dash", "key: value", "# hash", "  lead", "trail  ", "ünïcødé", "@at", "*star", "&anchor",
+                         "!tag", "%pct", "`tick", "{brace}", "[bracket]", "'single'", "\"double\"", "a\tb", "",
+                         "=", "<<", "?", "|", ">"],
+            "init": {"entrypoint": "null", "python": init_python},
+            "operations": [
+                {"name": "yes", "map": {"entrypoint": "yes", "python": map_python}},
+                {"name": "null", "filter": {"entrypoint": "1.0",
+                                            "python": ("def keep(value):\n    # " + " ".join(["ascii"] * 20)
+                                                       + "\n\n    return value is not None")}},
+            ],
+        },
+    }
+
+    cases = []
+    for kind, spec in [
+        ("KasprAgent", {"input": {"topic": {"name": "edge-in"}}}),
+        ("KasprWebView", {"name": "minimal-webview", "request": {"method": "GET", "path": "/edge"}}),
+        ("KasprTable", {"name": "minimal-table"}),
+        ("KasprTask", {"name": "minimal-task", "processors": {}}),
+        ("KasprJoin", {"leftTable": "edge-left", "rightTable": "edge-right", "extractor": {"python": "lambda v: v"}}),
+    ]:
+        short = kind[len("Kaspr"):].lower()
+        cases.append({"name": f"minimal-{short}", "app": False,
+                      "description": f"{kind} with only what upstream's CRD requires; no KasprApp",
+                      "manifests": [comp(kind, f"minimal-{short}", spec)]})
+    for name, kind, spec in [
+        ("maximal-agent", "KasprAgent", maximal_agent),
+        ("maximal-agent-pattern", "KasprAgent", maximal_agent_pattern),
+        ("maximal-webview", "KasprWebView", maximal_webview),
+        ("maximal-table", "KasprTable", maximal_table),
+        ("maximal-task", "KasprTask", maximal_task),
+    ]:
+        cases.append({"name": name, "app": True,
+                      "description": f"{kind} with every field of upstream's CRD set to a non-default value",
+                      "manifests": [comp(kind, name, spec)]})
+    cases.append({"name": "maximal-join", "app": True,
+                  "description": "KasprJoin with every CRD field set; KasprTable edge-left exists, edge-right does not",
+                  "manifests": [comp("KasprTable", "edge-left", {"name": "edge-left"}),
+                                comp("KasprJoin", "maximal-join", maximal_join)]})
+    for short, kind, spec in [("agent", "KasprAgent", maximal_agent), ("webview", "KasprWebView", maximal_webview),
+                              ("table", "KasprTable", maximal_table)]:
+        cases.append({"name": f"maps-kept-{short}", "app": True, "keepFreeFormMaps": True,
+                      "description": f"maximal-{short} with its free-form maps kept by admission",
+                      "note": ("Not what an API server does with upstream's CRDs (they prune every key of a "
+                               "`type: object` without properties, see maximal-*): admitted as if those maps "
+                               "carried x-kubernetes-preserve-unknown-fields, to record what upstream's "
+                               "schemas do with user map keys."),
+                      "manifests": [comp(kind, f"maps-kept-{short}", spec)]})
+    cases.append({"name": "edge-values", "app": False,
+                  "description": "KasprAgent whose strings PyYAML must quote, escape or fold",
+                  "manifests": [comp("KasprAgent", "edge-values", edge_values_agent)]})
+    cases.append({"name": "unknown-spec-fields", "app": False,
+                  "description": "KasprAgent with spec.name and unknown fields at spec level and nested",
+                  "manifests": [comp("KasprAgent", "unknown-spec-fields", {
+                      "name": "Spec.Name-Ignored",
+                      "someUnknown": {"Nested.Key": "v", "camelKey": 1},
+                      "input": {"topic": {"name": "edge-in", "unknownTopicField": "dropped"}},
+                  })]})
+    # Accepted by the API server (anyOf satisfied, nothing the CRD requires
+    # missing) but refused by upstream's marshmallow schemas.
+    cases.append({"name": "upstream-rejects", "app": False,
+                  "description": "manifests upstream's CRDs accept and upstream's schemas refuse",
+                  "manifests": [
+                      comp("KasprTable", "window-duration", {
+                          "name": "window-duration", "window": {"tumbling": {"size": "30s", "expires": "1h"}}}),
+                      comp("KasprTable", "window-no-size", {
+                          "name": "window-no-size", "window": {"tumbling": {"expires": "1h"}}}),
+                      comp("KasprAgent", "processors-empty", {
+                          "input": {"topic": {"name": "edge-in"}}, "processors": {}}),
+                      comp("KasprAgent", "topic-name-and-pattern", {
+                          "input": {"topic": {"name": "edge-in", "pattern": "^edge$"}}}),
+                      comp("KasprAgent", "out-name-and-selector", {
+                          "input": {"topic": {"name": "edge-in"}},
+                          "output": {"topics": [{"name": "edge-out", "nameSelector": {"python": "n"}}]}}),
+                  ]})
+    # Optional objects present with only their required content, so that the
+    # nested load_defaults show.
+    for kind, specs in [
+        ("KasprAgent", [{
+            "input": {"channel": {"name": "edge-channel"}},
+            "output": {"topics": [{"name": "edge-out"}, {"nameSelector": {"python": "lambda v: 'edge'"}}]},
+            "processors": {"pipeline": ["op", "send", "map"], "init": {"python": "pass"},
+                           "operations": [{"name": "op"}, {"name": "send", "topicSend": {"name": "edge-sent"}},
+                                          {"name": "map", "map": {"python": "lambda v: v"}}]},
+        }, {
+            "input": {"topic": {"pattern": "^edge$"}, "take": {"max": 1, "within": "1s"}},
+            "output": {},
+            "processors": {"pipeline": [], "operations": []},
+        }]),
+        ("KasprWebView", [
+            {"request": {"method": "GET", "path": "/edge"}, "response": {}, "processors": {}},
+            {"request": {"method": "GET", "path": "/edge"},
+             "response": {"bodySelector": {"onError": {"python": "e"}}}},
+        ]),
+        ("KasprTable", [
+            {"defaultSelector": {"python": "dict"}, "window": {"tumbling": {"size": "60"}}},
+            {"window": {"hopping": {"size": "60", "step": "10"}}},
+        ]),
+        ("KasprTask", [
+            {"schedule": {"cron": "* * * * *"},
+             "processors": {"operations": [{"name": "op"},
+                                           {"name": "send", "topicSend": {"nameSelector": {"python": "n"}}},
+                                           {"name": "keep", "filter": {"python": "lambda v: v"}}]}},
+        ]),
+    ]:
+        short = kind[len("Kaspr"):].lower()
+        manifests = []
+        for i, spec in enumerate(specs):
+            name = f"sparse-{short}" + (f"-{i + 1}" if i else "")
+            if kind != "KasprAgent":
+                spec = dict({"name": name}, **spec)
+            manifests.append(comp(kind, name, spec))
+        cases.append({"name": f"sparse-{short}", "app": False,
+                      "description": f"{kind} with each optional object present but holding only required content",
+                      "manifests": manifests})
+    return cases
 
 
 BASE_SPEC = {
@@ -1133,6 +1482,7 @@ async def main_async(args):
     await rec.record_apps()
     await rec.record_edge_cases()
     await rec.record_components()
+    await rec.record_component_edge_cases()
     await rec.record_versions()
     rec.write_summary()
     await shared.close()

@@ -314,10 +314,10 @@ impl Component {
         Value::Object(doc)
     }
 
-    /// The definition file's text: YAML, keys sorted as upstream's (PyYAML) are.
+    /// The definition file's text: YAML that PyYAML (the runtime's reader) loads as exactly
+    /// [`Self::definition`], keys sorted as upstream's are.
     pub fn definition_yaml(&self) -> String {
-        // serde_yaml cannot fail on a JSON value (string keys, no tags).
-        serde_yaml::to_string(&self.definition()).unwrap_or_default()
+        crate::yaml::to_string(&self.definition())
     }
 
     fn shape_index(&self) -> usize {

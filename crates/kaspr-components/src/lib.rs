@@ -57,6 +57,7 @@ mod table;
 mod task;
 pub mod validate;
 mod webview;
+mod yaml;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;

@@ -3,15 +3,13 @@
 
 mod support;
 
-use std::ffi::OsStr;
-use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kaspr_reconcile::build::Desired;
 use kaspr_reconcile::names::{HASH_ANNOTATION, INIT_CONTAINER};
 use kaspr_reconcile::validate;
 use kaspr_test_support::app::{AppBuilder, BOOTSTRAP_SERVERS};
+use kaspr_test_support::tools::kubernetes_validate;
 use kaspr_test_support::workspace_root;
 use kaspr_types::KasprApp;
 use support::build::{
@@ -21,28 +19,6 @@ use support::build::{
 
 /// Runs `kubernetes-validate --strict` for Kubernetes 1.35 on `files` (from the venv
 /// `cargo xtask test` prepares) and asserts that it accepts them.
-fn kubernetes_validate<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(files: I) {
-    let venv = std::env::var("KASPR_TEST_VENV").unwrap_or_else(|_| {
-        panic!("KASPR_TEST_VENV is not set: run `cargo xtask test`, which installs kubernetes-validate in a venv")
-    });
-    let tool = Path::new(&venv).join("bin/kubernetes-validate");
-    assert!(
-        tool.exists(),
-        "kubernetes-validate missing from {venv}: run `cargo xtask test`"
-    );
-    let out = Command::new(&tool)
-        .args(["--strict", "--quiet", "-k", "1.35.0"])
-        .args(files)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "kubernetes-validate refused:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn every_child_of_every_example_passes_kubernetes_validate_strict() {
     let mut apps = example_apps();

@@ -35,6 +35,7 @@ pub mod net;
 pub mod process;
 pub mod python;
 pub mod schema;
+pub mod tools;
 pub mod upstream;
 
 /// The root of the workspace (the directory holding `examples/`, `crds/` and `docs/`).
