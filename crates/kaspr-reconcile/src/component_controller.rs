@@ -219,12 +219,25 @@ async fn ensure_config_map<K: ComponentKind>(
         .and_then(|a| a.get(RESOURCE_HASH_ANNOTATION))
         .cloned()
         .unwrap_or_default();
-    if let Some(existing) = ctx.config_maps.get(&ObjectRef::new(&name).within(ns)) {
-        let owners = existing
-            .metadata
-            .owner_references
-            .as_deref()
-            .unwrap_or_default();
+    // The cache holds only labelled ConfigMaps: one of this name without the labels is read
+    // before the first apply, so it is never taken over silently.
+    let existing = match ctx.config_maps.get(&ObjectRef::new(&name).within(ns)) {
+        Some(cached) => Some(cached.metadata.clone()),
+        None => match Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
+            .get_metadata_opt(&name)
+            .await
+        {
+            Ok(found) => found.map(|m| m.metadata),
+            Err(e) => {
+                return ConfigMapOutcome::ApplyFailed {
+                    name,
+                    message: format!("reading it first failed: {}", api_message(&e)),
+                };
+            }
+        },
+    };
+    if let Some(existing) = existing {
+        let owners = existing.owner_references.as_deref().unwrap_or_default();
         if !owners
             .iter()
             .any(|o| Some(&o.uid) == object.meta().uid.as_ref())
@@ -237,7 +250,6 @@ async fn ensure_config_map<K: ComponentKind>(
             return ConfigMapOutcome::NameConflict { name, holder };
         }
         let current = existing
-            .metadata
             .annotations
             .as_ref()
             .and_then(|a| a.get(RESOURCE_HASH_ANNOTATION));

@@ -497,9 +497,14 @@ async fn run_in(
         writers.hpas,
         &errors,
     );
-    // Metadata is all the live set's cache needs (whether it exists, who owns it).
+    // Metadata is all the live set's cache needs (whether it exists, who owns it), and only of
+    // the ConfigMaps an app or a component has (they carry `kaspr.io/component-type`, upstream's
+    // too): the operator never receives the cluster's other ConfigMaps.
     let config_maps = cached(
-        watcher(scoped::<PartialObjectMeta<ConfigMap>>(&client, ns), all()),
+        watcher(
+            scoped::<PartialObjectMeta<ConfigMap>>(&client, ns),
+            all().labels(names::COMPONENT_TYPE_LABEL),
+        ),
         writers.config_maps,
         &errors,
     );

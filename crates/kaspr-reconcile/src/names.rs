@@ -12,6 +12,8 @@ pub const INIT_CONTAINER: &str = "install-packages";
 pub(crate) const MAIN_CONTAINER: &str = "kaspr";
 /// Pod-template annotation holding the packages hash; a change rolls the StatefulSet.
 pub const HASH_ANNOTATION: &str = "kaspr.io/python-packages-hash";
+/// The label every child of an app or a component carries (the kind it belongs to).
+pub const COMPONENT_TYPE_LABEL: &str = "kaspr.io/component-type";
 /// The hash of what a child holds, as upstream names it (component ConfigMaps carry it).
 pub const RESOURCE_HASH_ANNOTATION: &str = "kaspr.io/resource-hash";
 /// Annotation that pauses reconciling an app when `"true"` (any case), as upstream.
@@ -75,7 +77,7 @@ pub(crate) fn labels(app: &KasprApp) -> BTreeMap<String, String> {
     let mut labels = selector_labels(app);
     let name = app.name_any();
     labels.extend([
-        ("kaspr.io/component-type".to_owned(), KIND.to_owned()),
+        (COMPONENT_TYPE_LABEL.to_owned(), KIND.to_owned()),
         ("app.kubernetes.io/name".to_owned(), KIND.to_owned()),
         ("app.kubernetes.io/instance".to_owned(), name.clone()),
         (

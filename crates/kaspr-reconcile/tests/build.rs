@@ -3,7 +3,6 @@
 
 mod support;
 
-
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kaspr_reconcile::build::Desired;
 use kaspr_reconcile::names::{HASH_ANNOTATION, INIT_CONTAINER};

@@ -85,6 +85,8 @@ async fn a_component_before_and_after_its_app() {
     let a = agent("def count(v):\n    return v\n");
     // 1. No app yet: the ConfigMap is applied all the same, the status says AppNotFound.
     let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
+    // Not in the cache (it holds labelled ConfigMaps only): read once before the first apply.
+    s.api.not_found(CM_PATH).await;
     let cm = s.api.patch(CM_PATH).await;
     assert_eq!(
         cm["data"]["counter-agent.yaml"]
@@ -209,6 +211,27 @@ async fn a_refused_spec_applies_nothing_and_says_which_field() {
     }
     reasons.sort();
     assert_eq!(reasons, ["AppNotFound", "InvalidSpec"]);
+    s.api.nothing_more().await;
+    task.await.expect("joins").expect("ok");
+}
+
+#[tokio::test]
+async fn an_unlabelled_config_map_of_its_name_is_read_and_left_alone() {
+    let mut s = scene();
+    let a = agent("def count(v):\n    return v\n");
+    let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
+    let foreign = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "counter-agent", "namespace": "default"}});
+    s.api
+        .expect(Method::GET, CM_PATH, StatusCode::OK, foreign)
+        .await;
+    let status = status_of(&mut s.api, &a).await;
+    assert_eq!(status["conditions"][0]["reason"], "NameConflict");
+    for _ in 0..2 {
+        s.api
+            .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
+            .await;
+    }
     s.api.nothing_more().await;
     task.await.expect("joins").expect("ok");
 }

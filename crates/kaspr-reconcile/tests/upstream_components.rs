@@ -22,7 +22,12 @@ fn component(r: &RecordedComponent) -> Component {
 fn every_component_config_map_is_named_labelled_and_owned_as_upstreams() {
     let recorded = recorded_components();
     assert!(recorded.len() >= 13, "{} recorded", recorded.len());
-    for r in &recorded {
+    // Those that do not parse are refused on purpose (kaspr-components' definitions test lists
+    // them with the reasons).
+    for r in recorded
+        .iter()
+        .filter(|r| Component::parse(r.input.clone()).is_ok())
+    {
         let ours = serde_json::to_value(config_map(&component(r))).expect("json");
         let theirs = &r.config_map;
         let at = r.meta_file.display();

@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kaspr_components::{APP_LABEL, Component};
 
 use super::config::{DEFINITIONS_DIR, short_hash};
-use crate::names::{self, FIELD_MANAGER, RESOURCE_HASH_ANNOTATION};
+use crate::names::{self, COMPONENT_TYPE_LABEL, FIELD_MANAGER, RESOURCE_HASH_ANNOTATION};
 
 /// The kinds mounted into the app's pods, in upstream's volume order, with the variable whose
 /// change rolls the pods. KasprJoin is not among them: upstream never mounts joins (and the
@@ -54,7 +54,7 @@ fn labels(component: &Component) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([
         ("kaspr.io/name".to_owned(), component.config_map_name()),
         ("kaspr.io/kind".to_owned(), kind.clone()),
-        ("kaspr.io/component-type".to_owned(), kind.clone()),
+        (COMPONENT_TYPE_LABEL.to_owned(), kind.clone()),
         ("app.kubernetes.io/name".to_owned(), kind),
         (
             "app.kubernetes.io/part-of".to_owned(),
@@ -131,7 +131,7 @@ impl Attached {
     }
 
     fn kind_of(meta: &ObjectMeta) -> Option<usize> {
-        let kind = meta.labels.as_ref()?.get("kaspr.io/component-type")?;
+        let kind = meta.labels.as_ref()?.get(COMPONENT_TYPE_LABEL)?;
         let owned = meta
             .owner_references
             .iter()
