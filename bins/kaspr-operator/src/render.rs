@@ -15,9 +15,11 @@ use serde_json::Value;
 
 /// `render --help`: what is checked offline.
 pub const LONG_ABOUT: &str = "\
-Print every child object of each KasprApp in a manifest as YAML, without a cluster.
+Print every child object of each KasprApp and component in manifests as YAML, without a cluster.
 
-Documents of other kinds (a Secret beside the app) are skipped. Each KasprApp is checked first \
+An app's StatefulSet mounts the components (KasprAgent, KasprTable, KasprWebView, KasprTask) of \
+it given in any of the files; each component is printed as its definition ConfigMap. Documents \
+of other kinds (a Secret beside the app) are skipped. Each KasprApp is checked first \
 as the API server and the operator would: its fields (unknown fields, types and enum values), \
 the CRD's OpenAPI schema (patterns, lengths, ranges, list sizes) and its CEL rules, and what \
 the operator validates beyond them (PEP 508 requirements, URLs, Secret names). Every error \

@@ -29,6 +29,63 @@ fn render(file: &Path) -> Output {
         .expect("runs")
 }
 
+/// Each example set (a directory: an app and its components, as upstream ships them), rendered
+/// together: the StatefulSet mounts every agent, web view, table and task of its app, and every
+/// object passes `kubernetes-validate --strict`.
+#[test]
+fn every_example_set_renders_valid_objects_with_its_components_mounted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sets = [
+        "analytics-counter",
+        "notification-router",
+        "user-enrichment",
+        "user-event-processor",
+        "packages-in-agent",
+    ];
+    let mut files = Vec::new();
+    for set in sets {
+        let out = render(&workspace_root().join("examples").join(set));
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{set}: {stderr}");
+        let docs: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&stdout)
+            .map(|d| serde_json::Value::deserialize(d).expect("YAML"))
+            .collect();
+        let sts = docs
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet")
+            .expect("a StatefulSet");
+        let mounts: Vec<&str> = sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["mountPath"].as_str())
+            .filter(|p| p.starts_with("/var/lib/data/definitions/"))
+            .collect();
+        let definitions: Vec<&str> = docs
+            .iter()
+            .filter(|d| d["kind"] == "ConfigMap")
+            .filter(|d| {
+                ["KasprAgent", "KasprWebView", "KasprTable", "KasprTask"]
+                    .iter()
+                    .any(|k| d["metadata"]["labels"]["kaspr.io/component-type"] == *k)
+            })
+            .filter_map(|d| d["metadata"]["name"].as_str())
+            .collect();
+        assert!(!definitions.is_empty(), "{set}: no component");
+        for name in definitions {
+            let path = format!("/var/lib/data/definitions/{name}.yaml");
+            assert!(
+                mounts.contains(&path.as_str()),
+                "{set}: {path} not in {mounts:?}"
+            );
+        }
+        let file = dir.path().join(format!("{set}.yaml"));
+        std::fs::write(&file, stdout).expect("writes");
+        files.push(file);
+    }
+    kaspr_test_support::tools::kubernetes_validate(&files);
+}
+
 #[test]
 fn render_succeeds_on_every_example() {
     let files = example_files();
@@ -41,9 +98,23 @@ fn render_succeeds_on_every_example() {
             .map(|d| serde_yaml::Value::deserialize(d).expect("YAML"))
             .filter_map(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
             .collect();
-        let is_app = std::fs::read_to_string(&file)
-            .expect("read")
-            .contains("kind: KasprApp");
+        let manifest = std::fs::read_to_string(&file).expect("read");
+        let is_app = manifest.contains("kind: KasprApp");
+        let components = [
+            "KasprAgent",
+            "KasprTable",
+            "KasprWebView",
+            "KasprTask",
+            "KasprJoin",
+        ]
+        .iter()
+        .filter(|k| manifest.contains(&format!("kind: {k}\n")))
+        .count();
+        if components > 0 {
+            // Each component's definition ConfigMap (with an app in the file, its objects too).
+            let config_maps = kinds.iter().filter(|k| *k == "ConfigMap").count();
+            assert!(config_maps >= components, "{}: {kinds:?}", file.display());
+        }
         if is_app {
             assert!(
                 kinds.contains(&"StatefulSet".to_owned()),
@@ -55,10 +126,10 @@ fn render_succeeds_on_every_example() {
                 "{}: {kinds:?}",
                 file.display()
             );
-        } else {
+        } else if components == 0 {
             assert!(
                 kinds.is_empty(),
-                "{}: a non-KasprApp file renders nothing",
+                "{}: a file of other kinds renders nothing",
                 file.display()
             );
         }

@@ -1,7 +1,7 @@
 //! The definition document of every component upstream's own code reconciled (its example sets
 //! and the recorder's edge cases, `tests/upstream/fixtures/components`) equals the one upstream
 //! wrote into the component's ConfigMap: same keys (snake_case), same defaults, same values.
-//! The YAML text may differ (PyYAML and serde_yaml quote and fold differently); what the
+//! The YAML text may differ (PyYAML and our writer, `src/yaml.rs`, quote and fold differently); what the
 //! runtime reads is compared: both texts are loaded with PyYAML (`yaml.safe_load`, YAML 1.1, as
 //! the Kaspr runtime reads them), so a string that YAML 1.1 reads as something else (`yes`,
 //! `1e3`, a date) would show.

@@ -138,6 +138,19 @@ impl Context {
             written.remove(&ObjectRef::from_obj(app));
         }
     }
+
+    /// Drops what this process keeps of a deleted app: its metric series, its last written
+    /// status and its failure count.
+    pub(crate) fn forget_deleted(&self, name: &str, namespace: &str) {
+        self.metrics.forget(name, namespace);
+        let key = ObjectRef::<KasprApp>::new(name).within(namespace);
+        if let Ok(mut written) = self.written.lock() {
+            written.remove(&key);
+        }
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(&key);
+        }
+    }
 }
 
 /// One reconcile of one KasprApp.
@@ -145,8 +158,11 @@ impl Context {
 pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let result = reconcile_inner(&ctx.with_last_written(&app), &ctx).await;
-    ctx.metrics
-        .record_reconcile(&app, started.elapsed(), result.as_ref().err());
+    // A deleted app's series were just removed; counting this reconcile would bring one back.
+    if app.metadata.deletion_timestamp.is_none() {
+        ctx.metrics
+            .record_reconcile(&app, started.elapsed(), result.as_ref().err());
+    }
     if result.is_ok()
         && let Ok(mut failures) = ctx.failures.lock()
     {
@@ -158,6 +174,8 @@ pub async fn reconcile(app: Arc<KasprApp>, ctx: Arc<Context>) -> Result<Action, 
 async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error> {
     if app.metadata.deletion_timestamp.is_some() {
         ctx.forget(app);
+        ctx.metrics
+            .forget(&app.name_any(), &app.namespace().unwrap_or_default());
         // Children go by their owner references; only upstream's finalizer can hold the app.
         release_upstream_finalizer(&ctx.client, app).await?;
         return Ok(Action::await_change());
@@ -189,6 +207,8 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
     }
     let desired = build::build(&validated, &snapshot.existing())?;
     let hash = validated.hash();
+    // Before anything that can fail: the status written on any path lists these as counted.
+    count_new_reports(ctx, app, &snapshot, hash);
     let blocked = validated.secret_problem().cloned();
     let ns = app.namespace().ok_or(Error::NoNamespace)?;
     let owner = Owner {
@@ -201,7 +221,6 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
     if let Some(b) = &blocked {
         warn(ctx, app, b.reason(), &b.message()).await;
     }
-    count_new_reports(ctx, app, &snapshot, hash);
     let status = write_status(ctx, app, &snapshot, hash, blocked.clone()).await?;
     let available = snapshot
         .statefulset
@@ -293,12 +312,20 @@ async fn show_read_failure(ctx: &Context, app: &KasprApp, error: Error) -> Error
     error
 }
 
+/// Counts the install reports not counted before: neither by this process nor, as the app's
+/// status says (`pythonPackages.countedReports`), by an operator before it (a restart, a new
+/// leader).
 fn count_new_reports(ctx: &Context, app: &KasprApp, snapshot: &Snapshot, hash: Option<&str>) {
     let Ok(mut seen) = ctx.seen_reports.lock() else {
         return;
     };
+    let before: &[String] = app
+        .status
+        .as_ref()
+        .and_then(|s| s.python_packages.as_ref())
+        .map_or(&[], |p| p.counted_reports.as_slice());
     for r in status::pod_reports(&snapshot.pods) {
-        if r.hash.as_deref() != hash || !seen.insert(r.key.clone()) {
+        if r.hash.as_deref() != hash || before.contains(&r.key) || !seen.insert(r.key.clone()) {
             continue;
         }
         if let Some(report) = &r.report {
@@ -525,16 +552,23 @@ async fn run_in(
             app.map(|name| ObjectRef::new(&name).within(&pod.namespace().unwrap_or_default()))
         })
         .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(move |result| {
             match result {
-                // The KasprApp watch itself (the trigger of every reconcile) failing.
+                // A watch that triggers reconciles failing (each also names itself in /readyz).
                 Err(kube::runtime::controller::Error::QueueError(e)) => {
-                    tracing::warn!(error = %e, "the watch of KasprApps fails; nothing is reconciled until it works")
+                    tracing::warn!(error = %e, "a watch that triggers reconciles fails")
+                }
+                // An app gone before its reconcile: deleted. Its series and memos go too.
+                Err(kube::runtime::controller::Error::ObjectNotFound(gone)) => {
+                    let ns = gone.namespace.clone().unwrap_or_default();
+                    ctx.forget_deleted(&gone.name, &ns);
+                    tracing::info!(name = %gone.name, namespace = %ns, "the KasprApp was deleted");
                 }
                 Err(e) => tracing::debug!(error = %e, "controller event"),
                 Ok(_) => {}
             }
+            std::future::ready(())
         });
     futures::join!(app_controller, components);
 }

@@ -53,6 +53,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value [`Error::metric_label`] returns.
+    pub const METRIC_LABELS: [&'static str; 9] = [
+        "cache_not_synced",
+        "get_secret",
+        "apply",
+        "name_conflict",
+        "delete",
+        "patch_status",
+        "patch_finalizers",
+        "render",
+        "no_namespace",
+    ];
+
     /// A short, fixed label for the `error` label of `kasprop_reconcile_errors_total` and for
     /// logs (a fixed set, so the metric's cardinality stays bounded).
     pub fn metric_label(&self) -> &'static str {

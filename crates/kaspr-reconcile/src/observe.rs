@@ -104,17 +104,28 @@ impl Stores {
     where
         K: Resource<DynamicType = ()> + Clone + 'static,
     {
-        let ready = tokio::time::timeout(self.sync_wait, store.wait_until_ready()).await;
-        if matches!(ready, Ok(Ok(()))) {
+        let kind = <K as Resource>::kind(&());
+        // A watch that already failed (RBAC, a kind not served) fails the read at once: waiting
+        // would hold a worker for nothing, and every app would queue behind it.
+        let failed = self.errors.last(&kind);
+        let wait = if failed.is_some() {
+            // Polled once: a ready store still passes.
+            Duration::ZERO
+        } else {
+            self.sync_wait
+        };
+        let ready = tokio::time::timeout(wait, store.wait_until_ready())
+            .await
+            .map_err(|_| ())
+            .and_then(|r| r.map_err(|_| ()));
+        if ready.is_ok() {
             return Ok(());
         }
-        let kind = <K as Resource>::kind(&());
-        let message = self.errors.last(&kind).unwrap_or_else(|| match ready {
-            Ok(Err(_)) => format!("the {kind} watch has stopped"),
-            _ => format!(
+        let message = self.errors.last(&kind).or(failed).unwrap_or_else(|| {
+            format!(
                 "the {kind} watch has not listed them yet after {}s",
                 self.sync_wait.as_secs()
-            ),
+            )
         });
         Err(Error::CacheNotSynced {
             what: what(),

@@ -240,7 +240,7 @@ async fn the_rebalance_annotation_asks_the_leader_and_is_removed() {
         ..Default::default()
     };
     let (ctx, mut api, mut cluster) = support::context_with_settings(
-        kaspr_reconcile::metrics::Metrics::new(&opentelemetry::global::meter("test")),
+        kaspr_reconcile::metrics::prometheus().expect("metrics").0,
         settings,
     );
     let mut sts = serde_json::to_value(statefulset()).expect("json");

@@ -141,7 +141,7 @@ fn all_twelve_documented_metrics_are_set_with_their_labels() {
 }
 
 #[test]
-fn the_metrics_section_of_the_user_guide_lists_exactly_these_twelve() {
+fn the_metrics_section_of_the_user_guide_lists_exactly_these_thirteen() {
     let guide =
         std::fs::read_to_string(workspace_root().join("docs/user-guide/python-packages.md"))
             .expect("user guide");
@@ -165,6 +165,25 @@ fn the_metrics_section_of_the_user_guide_lists_exactly_these_twelve() {
         .filter_map(|l| l.split(' ').next())
         .collect();
     exported.sort_unstable();
-    assert_eq!(documented.len(), 12, "{documented:?}");
+    assert_eq!(documented.len(), 13, "{documented:?}");
     assert_eq!(documented, exported, "{text}");
+}
+
+#[test]
+fn a_deleted_apps_series_are_removed_and_build_info_stays() {
+    let (metrics, export) = prometheus().expect("exporter");
+    record_everything(&metrics, &app());
+    let other = AppBuilder::new("other").namespace("shop").build();
+    metrics.record_spec(&other);
+    metrics.forget("orders", "shop");
+    let text = export.render();
+    assert!(!text.contains("app_name=\"orders\""), "{text}");
+    assert!(text.contains("app_name=\"other\""), "{text}");
+    assert!(
+        text.contains(&format!(
+            "kasprop_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
 }

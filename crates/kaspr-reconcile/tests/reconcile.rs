@@ -125,6 +125,33 @@ async fn api_errors_are_returned_for_the_error_policy() {
 }
 
 #[tokio::test]
+async fn a_restarted_operator_does_not_count_the_reports_again() {
+    let mut app = app(PLAIN);
+    let pods = fixture_with_hash("installed.json", &desired_hash(&app));
+    // The first operator counts them and says so in the status it writes.
+    let (metrics, _) = kaspr_reconcile::metrics::prometheus().expect("exporter");
+    let (ctx, mut api, mut cluster) = context_with(metrics);
+    cluster.pods(pods.clone());
+    let task = start(&app, &ctx);
+    api.applies(true).await;
+    let status = api.status(&app).await;
+    finished(task).await;
+    let counted = status["pythonPackages"]["countedReports"].clone();
+    assert_eq!(counted.as_array().map(Vec::len), Some(3), "{status}");
+    // A new process (restart, new leader) sees that status: nothing is counted twice.
+    app.status = Some(serde_json::from_value(status).expect("status"));
+    let (metrics, export) = kaspr_reconcile::metrics::prometheus().expect("exporter");
+    let (ctx, mut api, mut cluster) = context_with(metrics);
+    cluster.pods(pods);
+    let task = start(&app, &ctx);
+    api.applies(true).await;
+    api.nothing_more().await;
+    finished(task).await;
+    let text = export.render();
+    assert!(!text.contains("kasprop_package_install_total{"), "{text}");
+}
+
+#[tokio::test]
 async fn install_reports_are_counted_once_however_often_we_reconcile() {
     let text = reconciled_over("installed.json", 3, |_| {}).await;
     let installed = text

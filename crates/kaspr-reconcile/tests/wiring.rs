@@ -178,8 +178,7 @@ fn creating_the_missing_secret_resumes_the_rollout_at_the_next_requeue() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let controller = runtime.spawn(async move {
         let client = kube::Client::new(service, "default");
-        let metrics =
-            kaspr_reconcile::metrics::Metrics::new(&opentelemetry::global::meter("wiring"));
+        let metrics = kaspr_reconcile::metrics::prometheus().expect("metrics").0;
         let settings = kaspr_reconcile::Settings {
             blocked_requeue: BLOCKED_REQUEUE,
             members: kaspr_reconcile::members::MemberCheck {

@@ -115,6 +115,10 @@ pub struct PythonPackagesStatus {
     /// The kind of error, for alerts and dashboards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<InstallErrorType>,
+    /// The install reports of the current pods already counted in the operator's metrics
+    /// (`<pod uid>/<restart count>`), so a restarted or new leader does not count them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counted_reports: Vec<String>,
 }
 
 /// Where the install of the Python packages stands: `Pending` (no replica has reported on the
@@ -190,6 +194,21 @@ pub enum InstallErrorType {
 wire_names!(PackagesState, CacheMode, InstallErrorType);
 
 impl InstallErrorType {
+    /// Every error type, in declaration order (the set of the `error_type` label values).
+    pub const ALL: [InstallErrorType; 11] = [
+        Self::Network,
+        Self::Timeout,
+        Self::Authentication,
+        Self::PackageNotFound,
+        Self::DependencyConflict,
+        Self::HashMismatch,
+        Self::DiskFull,
+        Self::Permission,
+        Self::LockTimeout,
+        Self::OutOfMemory,
+        Self::Unknown,
+    ];
+
     /// One line telling the user what to do.
     pub fn message(self) -> &'static str {
         match self {

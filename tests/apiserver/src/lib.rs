@@ -104,7 +104,7 @@ pub async fn install(client: &Client, crd: CustomResourceDefinition) {
     panic!("CRD {name} did not become Established within 10 s");
 }
 
-/// The operator binary beside the test binary (target/<profile>/); `cargo xtask test` builds it
+/// The operator binary beside the test binary (`target/<profile>/`); `cargo xtask test` builds it
 /// first, so it is current.
 pub fn operator_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

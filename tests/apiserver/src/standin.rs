@@ -26,7 +26,8 @@ pub const WAIT: Duration = Duration::from_secs(90);
 
 /// The checkout (tests/apiserver is two levels down).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The kubeconfig of the crdserver under test, or a panic saying how to get one.
@@ -72,13 +73,21 @@ fn log_file(path: &Path) -> std::fs::File {
         .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()))
 }
 
-/// A kube client for the API server of the kubeconfig at `path`.
+/// The User-Agent of the tests' own requests: the stand-in records the calls per agent, and the
+/// operator's are `kaspr-operator/<version>`.
+pub const TEST_USER_AGENT: &str = "kaspr-apiserver-tests";
+
+/// A kube client for the API server of the kubeconfig at `path`, sending [`TEST_USER_AGENT`].
 pub async fn client_for(path: &Path) -> Client {
     let kubeconfig = Kubeconfig::read_from(path)
         .unwrap_or_else(|e| panic!("reading kubeconfig {}: {e}", path.display()));
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .unwrap_or_else(|e| panic!("kubeconfig {}: {e}", path.display()));
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(TEST_USER_AGENT),
+    ));
     Client::try_from(config).unwrap_or_else(|e| panic!("client for {}: {e}", path.display()))
 }
 
@@ -199,23 +208,6 @@ impl Drop for StandIn {
     }
 }
 
-/// The operator binary beside the test binary (target/<profile>/); `cargo xtask test` builds it
-/// first, so it is current.
-pub fn operator_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("kaspr-operator"))
-        .expect("target dir");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo xtask test`, or `cargo build -p kaspr-operator` first",
-        bin.display()
-    );
-    bin
-}
-
 /// `kaspr-operator run` against a kubeconfig, logging at info to a file of its own.
 pub struct Operator {
     child: GroupChild,
@@ -231,7 +223,7 @@ impl Operator {
         let dir = scratch_dir("operator");
         let log = dir.join("operator.log");
         let port = free_port();
-        let mut command = Command::new(operator_binary());
+        let mut command = Command::new(crate::operator_binary());
         command
             .args(["run", "--listen", &format!("127.0.0.1:{port}")])
             .env("KUBECONFIG", kubeconfig)
@@ -271,14 +263,27 @@ impl Operator {
         matches!(self.child.child_mut().try_wait(), Ok(None))
     }
 
+    /// Stops it as Kubernetes stops a pod (SIGTERM) and waits up to `within` for it to exit:
+    /// its exit status, None when it is still running then (it is killed when dropped).
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.child_mut().try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The port of its /metrics, /healthz and /readyz.
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// Its whole log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("operator.log")).unwrap_or_default()
     }
 
     /// The last lines of its log.

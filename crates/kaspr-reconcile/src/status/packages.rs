@@ -67,6 +67,17 @@ fn ready_message(p: &PythonPackagesStatus) -> String {
     }
 }
 
+/// The keys of `reports` that carry a report (what the metrics count), sorted.
+pub(crate) fn counted(reports: &[PodReport]) -> Vec<String> {
+    let mut keys: Vec<String> = reports
+        .iter()
+        .filter(|r| r.report.is_some())
+        .map(|r| r.key.clone())
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// The pythonPackages block: state from the reports of pods that run the desired hash.
 pub(super) fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
     let spec = observed.app.spec.python_packages.as_ref();
@@ -85,6 +96,8 @@ pub(super) fn packages_status(observed: &Observed<'_>) -> PythonPackagesStatus {
         .into_iter()
         .filter(|r| r.hash.as_deref() == observed.hash)
         .collect();
+    // The reconcile counts every report of the desired hash before it writes the status.
+    status.counted_reports = counted(&current);
     let installing = observed
         .pods
         .iter()

@@ -61,7 +61,7 @@ pub const FIRST_CHILDREN: [&str; 4] = [
 pub type Task = tokio::task::JoinHandle<Result<Action, Error>>;
 
 pub fn context() -> (Arc<Context>, Verifier, Cluster) {
-    context_with(Metrics::new(&opentelemetry::global::meter("test")))
+    context_with(kaspr_reconcile::metrics::prometheus().expect("metrics").0)
 }
 
 /// A context on the mock API server, with caches that hold nothing until `Cluster` fills them.
