@@ -76,7 +76,14 @@ pub(crate) async fn apply(client: &Client, ns: &str, child: &Child) -> Result<()
     let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &child.resource);
     crate::takeover::apply(&api, &child.name, &child.object)
         .await
-        .map(|_| ())
+        .map(|applied| {
+            tracing::debug!(
+                kind = child.kind,
+                name = %child.name,
+                resource_version = applied.metadata.resource_version.as_deref().unwrap_or_default(),
+                "applied"
+            );
+        })
         .map_err(|source| Error::Apply {
             kind: child.kind,
             name: child.name.clone(),

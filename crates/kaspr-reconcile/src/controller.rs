@@ -62,6 +62,8 @@ pub struct Context {
     stores: Stores,
     /// Install reports already counted (pod uid + restart count).
     seen_reports: Mutex<HashSet<String>>,
+    /// The generation of each app whose spec warnings were logged (once per generation).
+    warned: Mutex<HashMap<ObjectRef<KasprApp>, i64>>,
     /// Consecutive failures per app, for the error policy's backoff.
     failures: Mutex<HashMap<ObjectRef<KasprApp>, u32>>,
     /// The status this operator last wrote per app. The controller's copy of an app can be one
@@ -88,6 +90,7 @@ impl Context {
             known: KnownChildren::default(),
             stores,
             seen_reports: Mutex::default(),
+            warned: Mutex::default(),
             failures: Mutex::default(),
             written: Mutex::default(),
         }
@@ -139,6 +142,15 @@ impl Context {
         }
     }
 
+    /// Whether this is the first reconcile of `app`'s current generation in this process (its
+    /// spec warnings are logged then, not on every reconcile).
+    fn first_look_at_generation(&self, app: &KasprApp) -> bool {
+        let generation = app.metadata.generation.unwrap_or_default();
+        self.warned.lock().is_ok_and(|mut warned| {
+            warned.insert(ObjectRef::from_obj(app), generation) != Some(generation)
+        })
+    }
+
     /// Drops what this process keeps of a deleted app: its metric series, its last written
     /// status and its failure count.
     pub(crate) fn forget_deleted(&self, name: &str, namespace: &str) {
@@ -149,6 +161,9 @@ impl Context {
         }
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(&key);
+        }
+        if let Ok(mut warned) = self.warned.lock() {
+            warned.remove(&key);
         }
     }
 }
@@ -202,8 +217,10 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
             return Ok(Action::await_change());
         }
     };
-    for warning in validated.warnings() {
-        tracing::warn!("{warning}");
+    if ctx.first_look_at_generation(app) {
+        for warning in validated.warnings() {
+            tracing::warn!("{warning}");
+        }
     }
     let desired = build::build(&validated, &snapshot.existing())?;
     let hash = validated.hash();
@@ -233,11 +250,19 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         .await;
     let state = status.python_packages.as_ref().and_then(|p| p.state);
     let polling = ctx.members.enabled() && app.spec.replicas.unwrap_or(1) > 0;
-    Ok(next_check(
+    let next = next_check(
         blocked.as_ref().map(|_| ctx.settings.blocked_requeue),
         state,
         polling,
-    ))
+    );
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
+    tracing::info!(
+        ready = ready.map_or("", |c| c.status.as_str()),
+        reason = ready.map_or("", |c| c.reason.as_str()),
+        packages = state.map_or("", |s| s.as_str()),
+        "reconciled"
+    );
+    Ok(next)
 }
 
 /// When to look again without any watch event. Members change without a watch event
@@ -351,7 +376,12 @@ async fn write_status(
         blocked,
     };
     let status = status::compute(&observed, status::now());
+    let notices = status::notices(app.status.as_ref(), &status);
     ctx.write(app, &status).await?;
+    for notice in notices {
+        tracing::info!(reason = notice.reason, "{}", notice.note);
+        event(ctx, app, EventType::Normal, notice.reason, &notice.note).await;
+    }
     Ok(status)
 }
 

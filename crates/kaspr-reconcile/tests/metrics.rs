@@ -187,3 +187,66 @@ fn a_deleted_apps_series_are_removed_and_build_info_stays() {
         "{text}"
     );
 }
+
+/// Every `kasprop_*` name in `text`, without the histogram series suffixes.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("kasprop_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..end];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        names.insert(base.to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn the_dashboard_and_the_alerts_use_only_exported_metrics() {
+    let (metrics, export) = prometheus().expect("exporter");
+    record_everything(&metrics, &app());
+    let exported = metric_names(&export.render());
+    let dir = workspace_root().join("deploy/monitoring");
+    let rules_text = std::fs::read_to_string(dir.join("prometheusrule.yaml")).expect("rules");
+    let rules: serde_json::Value = serde_yaml::from_str(&rules_text).expect("YAML");
+    let mut alerts = 0;
+    for group in rules["spec"]["groups"].as_array().expect("groups") {
+        for rule in group["rules"].as_array().expect("rules") {
+            assert!(
+                rule["alert"].is_string() && rule["expr"].is_string(),
+                "{rule}"
+            );
+            assert!(rule["labels"]["severity"].is_string(), "{rule}");
+            alerts += 1;
+        }
+    }
+    assert!(alerts >= 5, "{alerts} alerts");
+    let dashboard_text =
+        std::fs::read_to_string(dir.join("grafana-dashboard.json")).expect("dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard_text).expect("JSON");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(
+        panels
+            .iter()
+            .all(|p| p["targets"].as_array().is_some_and(|t| !t.is_empty()))
+    );
+    for (file, text) in [("alerts", &rules_text), ("dashboard", &dashboard_text)] {
+        let used = metric_names(text);
+        let unknown: Vec<&String> = used.difference(&exported).collect();
+        assert!(
+            unknown.is_empty(),
+            "the {file} names metrics the operator does not export: {unknown:?}"
+        );
+    }
+    // Every exported metric is shown on the dashboard.
+    let shown = metric_names(&dashboard_text);
+    let missing: Vec<&String> = exported.difference(&shown).collect();
+    assert!(missing.is_empty(), "not on the dashboard: {missing:?}");
+}

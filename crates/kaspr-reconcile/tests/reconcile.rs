@@ -53,7 +53,17 @@ async fn reconciled_over(fixture: &str, times: usize, mut check: impl FnMut(&Val
         let task = start(&app, &ctx);
         api.applies(true).await;
         if round == 0 {
-            check(&api.status(&app).await);
+            let status = api.status(&app).await;
+            check(&status);
+            // Packages of a new hash installed: a Normal event says so.
+            if status["pythonPackages"]["state"] == "Ready" {
+                let event = api.event().await;
+                assert_eq!(
+                    (event["type"].as_str(), event["reason"].as_str()),
+                    (Some("Normal"), Some("Installed")),
+                    "{event}"
+                );
+            }
         }
         // Later rounds see the same cluster: the status is not written again.
         api.nothing_more().await;
@@ -135,6 +145,7 @@ async fn a_restarted_operator_does_not_count_the_reports_again() {
     let task = start(&app, &ctx);
     api.applies(true).await;
     let status = api.status(&app).await;
+    assert_eq!(api.event().await["reason"], "Installed");
     finished(task).await;
     let counted = status["pythonPackages"]["countedReports"].clone();
     assert_eq!(counted.as_array().map(Vec::len), Some(3), "{status}");
@@ -220,6 +231,7 @@ async fn an_unchanged_status_is_not_written_again_even_from_a_stale_copy() {
     let task = start(&app, &ctx);
     api.applies(true).await;
     let first = api.status(&app).await;
+    assert_eq!(api.event().await["reason"], "Installed");
     finished(task).await;
     // The same stale copy (no status) again, a second later.
     tokio::time::sleep(Duration::from_millis(1100)).await;

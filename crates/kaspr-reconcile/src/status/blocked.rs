@@ -38,6 +38,17 @@ pub enum Blocked {
 }
 
 impl Blocked {
+    /// Every reason a blocked app's Ready condition can carry.
+    pub const REASONS: [&'static str; 7] = [
+        "InvalidSpec",
+        "SecretNotFound",
+        "SecretKeyNotFound",
+        "ApplyFailed",
+        "NameConflict",
+        "DeleteFailed",
+        "ReadFailed",
+    ];
+
     pub fn reason(&self) -> &'static str {
         match self {
             Blocked::InvalidSpec(_) => "InvalidSpec",

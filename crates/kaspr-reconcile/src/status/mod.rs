@@ -7,6 +7,7 @@
 mod blocked;
 pub mod component;
 mod members;
+mod notices;
 mod packages;
 mod reports;
 
@@ -19,6 +20,7 @@ use kaspr_types::{KasprApp, KasprAppStatus, PackagesState, condition};
 use crate::members::MemberReport;
 
 pub use blocked::Blocked;
+pub use notices::{Notice, notices};
 pub use packages::{USER_GUIDE, error_text, human_duration, troubleshooting};
 use packages::{packages_condition, packages_status};
 pub use reports::{PodReport, pod_reports};
@@ -173,7 +175,11 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
         &now,
     ));
     if let Some(p) = &packages {
-        let (ok, reason, message) = packages_condition(p, observed.blocked.as_ref());
+        let (ok, reason, message) = packages_condition(
+            p,
+            observed.blocked.as_ref(),
+            packages::installing(observed, &now),
+        );
         conditions.push(make_condition(
             condition::PYTHON_PACKAGES_READY,
             ok,

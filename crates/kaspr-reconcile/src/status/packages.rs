@@ -5,9 +5,12 @@ use kaspr_script::{InstallReport, InstallResult};
 use kaspr_types::{CacheUsage, InstallErrorType, OnFailure, PackagesState, PythonPackagesStatus};
 use kube::ResourceExt;
 
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
 use super::reports::{PodReport, init_running, pod_reports};
 use super::{Blocked, Observed};
-use crate::names::HASH_ANNOTATION;
+use crate::names::{HASH_ANNOTATION, INIT_CONTAINER};
 
 /// Share of the cache above which the status warns.
 const CACHE_WARN_PERCENT: f64 = 80.0;
@@ -15,6 +18,7 @@ const CACHE_WARN_PERCENT: f64 = 80.0;
 pub(super) fn packages_condition(
     p: &PythonPackagesStatus,
     blocked: Option<&Blocked>,
+    installing: Option<String>,
 ) -> (bool, &'static str, String) {
     if let Some(b) = blocked.filter(|b| b.concerns_packages()) {
         return (false, b.reason(), b.message());
@@ -35,7 +39,10 @@ pub(super) fn packages_condition(
         Some(PackagesState::Installing) => (
             false,
             "Installing",
-            "An init container is installing the packages".into(),
+            match installing {
+                Some(which) => format!("An init container is installing the packages: {which}"),
+                None => "An init container is installing the packages".into(),
+            },
         ),
         _ => (
             false,
@@ -65,6 +72,45 @@ fn ready_message(p: &PythonPackagesStatus) -> String {
         (Some(by), Some(d)) => format!("{} packages installed by {by} in {d}", p.installed.len()),
         _ => format!("{} packages installed", p.installed.len()),
     }
+}
+
+/// Which install runs, for the Installing condition: the first pod (by name) of the desired hash
+/// whose init container runs, its attempt and since when, e.g. `pod orders-app-0, attempt 2,
+/// running since 2026-11-30T18:22:05Z (4m)`. Whole minutes only, so the status changes (and is
+/// written) at most once a minute while an install runs.
+pub(super) fn installing(observed: &Observed<'_>, now: &Time) -> Option<String> {
+    let mut pods: Vec<&Pod> = observed
+        .pods
+        .iter()
+        .filter(|p| p.annotations().get(HASH_ANNOTATION).map(String::as_str) == observed.hash)
+        .filter(|p| init_running(p))
+        .collect();
+    pods.sort_by_key(|p| p.name_any());
+    let pod = pods.first()?;
+    let init = pod
+        .status
+        .as_ref()?
+        .init_container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == INIT_CONTAINER)?;
+    let attempt = init.restart_count + 1;
+    let since = init
+        .state
+        .as_ref()
+        .and_then(|s| s.running.as_ref())
+        .and_then(|r| r.started_at.as_ref());
+    Some(match since {
+        Some(start) => {
+            let minutes = now.0.duration_since(start.0).as_secs().max(0) / 60;
+            format!(
+                "pod {}, attempt {attempt}, running since {} ({minutes}m)",
+                pod.name_any(),
+                start.0
+            )
+        }
+        None => format!("pod {}, attempt {attempt}", pod.name_any()),
+    })
 }
 
 /// The keys of `reports` that carry a report (what the metrics count), sorted.
