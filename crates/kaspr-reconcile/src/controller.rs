@@ -379,8 +379,14 @@ async fn write_status(
     let notices = status::notices(app.status.as_ref(), &status);
     ctx.write(app, &status).await?;
     for notice in notices {
-        tracing::info!(reason = notice.reason, "{}", notice.note);
-        event(ctx, app, EventType::Normal, notice.reason, &notice.note).await;
+        let type_ = if notice.warning {
+            tracing::warn!(reason = notice.reason, "{}", notice.note);
+            EventType::Warning
+        } else {
+            tracing::info!(reason = notice.reason, "{}", notice.note);
+            EventType::Normal
+        };
+        event(ctx, app, type_, notice.reason, &notice.note).await;
     }
     Ok(status)
 }

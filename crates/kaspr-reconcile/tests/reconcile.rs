@@ -55,12 +55,17 @@ async fn reconciled_over(fixture: &str, times: usize, mut check: impl FnMut(&Val
         if round == 0 {
             let status = api.status(&app).await;
             check(&status);
-            // Packages of a new hash installed: a Normal event says so.
-            if status["pythonPackages"]["state"] == "Ready" {
+            // Packages of a new hash installed, or failed: an event says so.
+            let expected = match status["pythonPackages"]["state"].as_str() {
+                Some("Ready") => Some(("Normal", "Installed")),
+                Some("Failed") => Some(("Warning", "InstallFailed")),
+                _ => None,
+            };
+            if let Some(expected) = expected {
                 let event = api.event().await;
                 assert_eq!(
                     (event["type"].as_str(), event["reason"].as_str()),
-                    (Some("Normal"), Some("Installed")),
+                    (Some(expected.0), Some(expected.1)),
                     "{event}"
                 );
             }

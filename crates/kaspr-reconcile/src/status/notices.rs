@@ -1,15 +1,18 @@
-//! The Normal events a change of an app's status calls for, so `kubectl describe` tells the
-//! story and not only the failures: a new generation applied (`Updated`), the packages of a new
-//! hash installed (`Installed`), and Ready again after a failure (`Recovered`). Pure: the
-//! previous and the new status in, the events out.
+//! The events a change of an app's status calls for, so `kubectl describe` tells the story: a
+//! new generation applied (`Updated`), the packages of a new hash installed (`Installed`), Ready
+//! again after a failure (`Recovered`), all Normal; and an install that failed (`InstallFailed`,
+//! Warning, with its error type). Failures of the operator's own calls have their Warning events
+//! where they happen (`ApplyFailed`, `ReadFailed`, ...). Pure: the previous and the new status
+//! in, the events out.
 
 use kaspr_types::{KasprAppStatus, PackagesState};
 
 use super::Blocked;
 
-/// One Normal event: its reason and note.
+/// One event: Warning or Normal, its reason and note.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
+    pub warning: bool,
     pub reason: &'static str,
     pub note: String,
 }
@@ -33,6 +36,7 @@ pub fn notices(previous: Option<&KasprAppStatus>, next: &KasprAppStatus) -> Vec<
         && !blocked(next)
     {
         out.push(Notice {
+            warning: false,
             reason: "Updated",
             note: format!("generation {generation} applied"),
         });
@@ -51,6 +55,7 @@ pub fn notices(previous: Option<&KasprAppStatus>, next: &KasprAppStatus) -> Vec<
             _ => String::new(),
         };
         out.push(Notice {
+            warning: false,
             reason: "Installed",
             note: format!("{} packages installed{by} (hash {hash})", p.installed.len()),
         });
@@ -61,8 +66,28 @@ pub fn notices(previous: Option<&KasprAppStatus>, next: &KasprAppStatus) -> Vec<
     {
         let after = ready(prev).map(|(_, r)| r).unwrap_or_default();
         out.push(Notice {
+            warning: false,
             reason: "Recovered",
             note: format!("Ready again after {after}"),
+        });
+    }
+    let failure = |s: Option<&KasprAppStatus>| {
+        s.and_then(|s| s.python_packages.as_ref())
+            .filter(|p| p.state == Some(PackagesState::Failed))
+            .map(|p| (p.hash.clone(), p.error_type, p.error.clone()))
+    };
+    if let Some((hash, error_type, error)) = failure(Some(next))
+        && failure(previous).map(|(h, t, _)| (h, t)) != Some((hash.clone(), error_type))
+    {
+        let kind = error_type.map_or("unknown", |t| t.as_str());
+        out.push(Notice {
+            warning: true,
+            reason: "InstallFailed",
+            note: format!(
+                "{kind}: {} (hash {})",
+                error.unwrap_or_default(),
+                hash.unwrap_or_default()
+            ),
         });
     }
     out
@@ -105,6 +130,22 @@ mod tests {
         );
         // Nothing changed: nothing to tell.
         assert!(notices(Some(&after), &after).is_empty());
+    }
+
+    #[test]
+    fn a_failed_install_is_a_warning_with_its_error_type_once() {
+        let installing = status(json!({"pythonPackages": {"state": "Installing", "hash": "aaaa"}}));
+        let failed = status(json!({"pythonPackages": {"state": "Failed", "hash": "aaaa",
+            "errorType": "authentication", "error": "The index refused the credentials."}}));
+        let told = notices(Some(&installing), &failed);
+        assert_eq!(told.len(), 1);
+        assert!(told[0].warning && told[0].reason == "InstallFailed");
+        assert!(
+            told[0].note.starts_with("authentication: "),
+            "{}",
+            told[0].note
+        );
+        assert!(notices(Some(&failed), &failed).is_empty());
     }
 
     #[test]
