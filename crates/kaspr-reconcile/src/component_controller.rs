@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
@@ -90,20 +90,17 @@ pub struct ComponentContext {
     apps: Store<KasprApp>,
     /// The KasprTable controller's cache (joins look their tables up in it).
     tables: Store<KasprTable>,
-    /// ConfigMap metadata (the app controller's cache): whose a ConfigMap of that name is.
-    config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    /// Per component: the definition hash its ConfigMap was last seen or made to hold, and when.
+    /// ConfigMaps are not watched (that needs list and watch on every ConfigMap), so a
+    /// ConfigMap is read by name when the definition changed or this was long ago.
+    verified: Mutex<HashMap<(String, String), (String, Instant)>>,
     /// The status last written per component, as the app controller keeps it (its copy can be
     /// one write behind).
     written: Mutex<HashMap<(String, String), Value>>,
 }
 
 impl ComponentContext {
-    pub fn new(
-        client: Client,
-        apps: Store<KasprApp>,
-        tables: Store<KasprTable>,
-        config_maps: Store<PartialObjectMeta<ConfigMap>>,
-    ) -> Self {
+    pub fn new(client: Client, apps: Store<KasprApp>, tables: Store<KasprTable>) -> Self {
         let reporter = Reporter {
             controller: FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -113,7 +110,7 @@ impl ComponentContext {
             client,
             apps,
             tables,
-            config_maps,
+            verified: Mutex::default(),
             written: Mutex::default(),
         }
     }
@@ -146,15 +143,18 @@ pub async fn reconcile<K: ComponentKind>(
     ctx: Arc<ComponentContext>,
 ) -> Result<Action, Error> {
     if object.meta().deletion_timestamp.is_some() {
+        let key = ComponentContext::key(object.as_ref());
         if let Ok(mut w) = ctx.written.lock() {
-            w.remove(&ComponentContext::key(object.as_ref()));
+            w.remove(&key);
+        }
+        if let Ok(mut v) = ctx.verified.lock() {
+            v.remove(&key);
         }
         // The ConfigMap goes with it (owner reference); the app's watch of it rolls the pods.
         return Ok(Action::await_change());
     }
     let ns = object.namespace().ok_or(Error::NoNamespace)?;
     synced(&ctx.apps, "KasprApps").await?;
-    synced(&ctx.config_maps, "ConfigMaps").await?;
     let component = object.component();
     let outcome = match component.check() {
         Err(errors) => ConfigMapOutcome::Invalid(errors.to_string()),
@@ -202,6 +202,10 @@ pub async fn reconcile<K: ComponentKind>(
     }))
 }
 
+/// How long a ConfigMap seen holding the definition is trusted without reading it again (a
+/// ConfigMap deleted or edited by someone is repaired within this long).
+const VERIFY_EVERY: Duration = Duration::from_secs(300);
+
 /// Applies the component's ConfigMap unless it already holds this definition, or a ConfigMap of
 /// that name is someone else's.
 async fn ensure_config_map<K: ComponentKind>(
@@ -219,25 +223,35 @@ async fn ensure_config_map<K: ComponentKind>(
         .and_then(|a| a.get(RESOURCE_HASH_ANNOTATION))
         .cloned()
         .unwrap_or_default();
-    // The cache holds only labelled ConfigMaps: one of this name without the labels is read
-    // before the first apply, so it is never taken over silently.
-    let existing = match ctx.config_maps.get(&ObjectRef::new(&name).within(ns)) {
-        Some(cached) => Some(cached.metadata.clone()),
-        None => match Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
-            .get_metadata_opt(&name)
-            .await
-        {
-            Ok(found) => found.map(|m| m.metadata),
-            Err(e) => {
-                return ConfigMapOutcome::ApplyFailed {
-                    name,
-                    message: format!("reading it first failed: {}", api_message(&e)),
-                };
-            }
-        },
+    let key = ComponentContext::key(object);
+    let trusted = ctx.verified.lock().is_ok_and(|v| {
+        v.get(&key)
+            .is_some_and(|(h, at)| *h == hash && at.elapsed() < VERIFY_EVERY)
+    });
+    // Periodic and app-triggered reconciles cost no request while nothing changed.
+    if trusted {
+        return ConfigMapOutcome::Applied { hash };
+    }
+    let existing = match Api::<ConfigMap>::namespaced(ctx.client.clone(), ns)
+        .get_metadata_opt(&name)
+        .await
+    {
+        Ok(found) => found.map(|m| m.metadata),
+        Err(e) => {
+            return ConfigMapOutcome::ApplyFailed {
+                name,
+                message: format!("reading it first failed: {}", api_message(&e)),
+            };
+        }
+    };
+    let verified = |ctx: &ComponentContext| {
+        if let Ok(mut v) = ctx.verified.lock() {
+            v.insert(key.clone(), (hash.clone(), Instant::now()));
+        }
     };
     if let Some(existing) = existing {
         let owners = existing.owner_references.as_deref().unwrap_or_default();
+        // Never another's: upstream's ConfigMap for this component names the same uid.
         if !owners
             .iter()
             .any(|o| Some(&o.uid) == object.meta().uid.as_ref())
@@ -253,14 +267,15 @@ async fn ensure_config_map<K: ComponentKind>(
             .annotations
             .as_ref()
             .and_then(|a| a.get(RESOURCE_HASH_ANNOTATION));
-        // Periodic and app-triggered reconciles cost no request when nothing changed.
         if current == Some(&hash) {
+            verified(ctx);
             return ConfigMapOutcome::Applied { hash };
         }
     }
     match apply::apply(&ctx.client, ns, &Child::of(&cm)).await {
         Ok(()) => {
             tracing::info!(config_map = %name, %hash, "applied the definition");
+            verified(ctx);
             ConfigMapOutcome::Applied { hash }
         }
         Err(Error::Apply { source, .. }) => ConfigMapOutcome::ApplyFailed {

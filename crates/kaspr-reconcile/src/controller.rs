@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use kaspr_components::{KasprAgent, KasprJoin, KasprTable, KasprTask, KasprWebView};
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::reflector::{self, ObjectRef, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -24,14 +24,13 @@ use tracing::instrument;
 
 use crate::apply::{Owner, apply_all};
 use crate::build;
-use crate::build::components::Attached;
 use crate::component_controller::{self as cc, ComponentContext};
 use crate::error::{Error, api_message};
 use crate::member_actions::{self, HungCounts};
 use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::names::{self, FIELD_MANAGER};
-use crate::observe::{self, Snapshot, Stores, WatchErrors};
+use crate::observe::{self, ComponentStores, Snapshot, Stores, WatchErrors};
 use crate::ownership::KnownChildren;
 use crate::settings::Settings;
 use crate::status::{self, Blocked, Observed};
@@ -533,9 +532,29 @@ async fn run_in(
     namespace: Option<String>,
 ) {
     let ns = namespace.as_deref();
+    // The component controllers first: their caches tell observe what the app's pods mount.
+    let agents = cc::controller::<KasprAgent>(&client, ns);
+    let webviews = cc::controller::<KasprWebView>(&client, ns);
+    let tasks = cc::controller::<KasprTask>(&client, ns);
+    let joins = cc::controller::<KasprJoin>(&client, ns);
+    // Joins look their tables up in the KasprTable controller's cache.
+    let (tables, table_writer) = reflector::store();
+    let table_events = watcher(
+        scoped::<KasprTable>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(table_writer)
+    .applied_objects();
+    let table_controller = Controller::for_stream(table_events, tables.clone());
     let (stores, writers) = Stores::with_errors(errors);
+    let stores = stores.with_components(ComponentStores {
+        agents: agents.store(),
+        webviews: webviews.store(),
+        tables: tables.clone(),
+        tasks: tasks.store(),
+    });
     let errors = stores.errors().clone();
-    let config_map_cache = stores.config_maps();
     let ctx = Arc::new(Context::new(client.clone(), metrics, stores, settings));
     let apps = scoped::<KasprApp>(&client, ns);
     let controller = Controller::new(apps, watcher::Config::default().any_semantic()).with_config(
@@ -543,7 +562,21 @@ async fn run_in(
             .concurrency(CONCURRENCY)
             .debounce(DEBOUNCE),
     );
-    let components = components(&client, ns, controller.store(), config_map_cache);
+    let cctx = Arc::new(ComponentContext::new(
+        client.clone(),
+        controller.store(),
+        tables,
+    ));
+    let c = || client.clone();
+    let components = async {
+        futures::join!(
+            cc::run(agents, c(), ns, cctx.clone()),
+            cc::run(table_controller, c(), ns, cctx.clone()),
+            cc::run(webviews, c(), ns, cctx.clone()),
+            cc::run(tasks, c(), ns, cctx.clone()),
+            cc::run(joins, c(), ns, cctx.clone()),
+        );
+    };
     let all = watcher::Config::default;
     let statefulsets = cached(
         watcher(scoped::<StatefulSet>(&client, ns), all()),
@@ -560,17 +593,6 @@ async fn run_in(
         writers.hpas,
         &errors,
     );
-    // Metadata is all the live set's cache needs (whether it exists, who owns it), and only of
-    // the ConfigMaps an app or a component has (they carry `kaspr.io/component-type`, upstream's
-    // too): the operator never receives the cluster's other ConfigMaps.
-    let config_maps = cached(
-        watcher(
-            scoped::<PartialObjectMeta<ConfigMap>>(&client, ns),
-            all().labels(names::COMPONENT_TYPE_LABEL),
-        ),
-        writers.config_maps,
-        &errors,
-    );
     let pods = cached(
         watcher(scoped::<Pod>(&client, ns), all().labels(names::APP_LABEL)),
         writers.pods,
@@ -579,8 +601,21 @@ async fn run_in(
     let app_controller = controller
         .owns_stream(statefulsets)
         .owns(scoped::<Service>(&client, ns), all())
-        // The app's own ConfigMaps, and its components' (which its pods mount).
-        .watches_stream(config_maps, config_map_app)
+        // A component added, removed, or its ConfigMap holding a new definition (its status
+        // says so): the app's pods mount them. ConfigMaps themselves are not watched.
+        .watches_stream(
+            component_events::<KasprAgent>(&client, ns),
+            app_of_component,
+        )
+        .watches_stream(
+            component_events::<KasprWebView>(&client, ns),
+            app_of_component,
+        )
+        .watches_stream(
+            component_events::<KasprTable>(&client, ns),
+            app_of_component,
+        )
+        .watches_stream(component_events::<KasprTask>(&client, ns), app_of_component)
         .owns_stream(pvcs)
         .owns_stream(hpas)
         .watches_stream(pods, |pod| {
@@ -613,68 +648,35 @@ async fn run_in(
 /// rollout, when its events come within this long of each other.
 const DEBOUNCE: Duration = Duration::from_secs(1);
 
-/// The app a ConfigMap is of: its owner, or for a component's the `kaspr.io/app` label.
-fn config_map_app(cm: PartialObjectMeta<ConfigMap>) -> Option<ObjectRef<KasprApp>> {
-    let ns = cm.namespace().unwrap_or_default();
-    let app = cm
-        .owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true) && o.kind == "KasprApp")
-        .map(|o| o.name.clone())
-        .or_else(|| Attached::app_of(&cm.metadata).map(str::to_owned))?;
-    Some(ObjectRef::new(&app).within(&ns))
-}
-
-/// The five component controllers, sharing the KasprApp and ConfigMap caches of the app's
-/// controller; joins look their tables up in the KasprTable controller's cache.
-async fn components(
+/// Every change of a component of kind `K` (its metadata: a status write changes it too).
+fn component_events<K>(
     client: &Client,
     ns: Option<&str>,
-    apps: Store<KasprApp>,
-    config_maps: Store<PartialObjectMeta<ConfigMap>>,
-) {
-    let (tables, writer) = reflector::store();
-    let table_events = watcher(
-        scoped::<KasprTable>(client, ns),
-        watcher::Config::default().any_semantic(),
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Send
+        + Sync
+        + serde::de::DeserializeOwned
+        + 'static,
+{
+    watcher(
+        scoped::<PartialObjectMeta<K>>(client, ns),
+        watcher::Config::default(),
     )
     .default_backoff()
-    .reflect(writer)
-    .applied_objects();
-    let ctx = Arc::new(ComponentContext::new(
-        client.clone(),
-        apps,
-        tables.clone(),
-        config_maps,
-    ));
-    let c = || client.clone();
-    futures::join!(
-        cc::run(
-            cc::controller::<KasprAgent>(client, ns),
-            c(),
-            ns,
-            ctx.clone()
-        ),
-        cc::run(
-            Controller::for_stream(table_events, tables),
-            c(),
-            ns,
-            ctx.clone()
-        ),
-        cc::run(
-            cc::controller::<KasprWebView>(client, ns),
-            c(),
-            ns,
-            ctx.clone()
-        ),
-        cc::run(
-            cc::controller::<KasprTask>(client, ns),
-            c(),
-            ns,
-            ctx.clone()
-        ),
-        cc::run(cc::controller::<KasprJoin>(client, ns), c(), ns, ctx),
-    );
+    .touched_objects()
+}
+
+/// The app a component belongs to: its `kaspr.io/app` label.
+fn app_of_component<K: Resource<DynamicType = ()>>(
+    component: PartialObjectMeta<K>,
+) -> Option<ObjectRef<KasprApp>> {
+    let ns = component.namespace().unwrap_or_default();
+    let app = kaspr_components::app_name(&component.metadata)?;
+    Some(ObjectRef::new(app).within(&ns))
 }
 
 /// Reconciles at once. Unbounded, a burst (an operator start with 1,000 apps) ran every app at
@@ -706,7 +708,6 @@ impl Slim for Pod {
 
 impl Slim for PersistentVolumeClaim {}
 impl Slim for HorizontalPodAutoscaler {}
-impl Slim for PartialObjectMeta<ConfigMap> {}
 
 fn drop_commands(pod: &mut k8s_openapi::api::core::v1::PodSpec) {
     for c in pod

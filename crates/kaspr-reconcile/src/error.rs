@@ -18,6 +18,13 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Reading the live-set ConfigMap (only when it may be an orphan).
+    #[error("getting ConfigMap {name}: {source}")]
+    GetLiveSet {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("applying {kind} {name}: {source}")]
     Apply {
         kind: &'static str,
@@ -54,9 +61,10 @@ pub enum Error {
 
 impl Error {
     /// Every value [`Error::metric_label`] returns.
-    pub const METRIC_LABELS: [&'static str; 9] = [
+    pub const METRIC_LABELS: [&'static str; 10] = [
         "cache_not_synced",
         "get_secret",
+        "get_live_set",
         "apply",
         "name_conflict",
         "delete",
@@ -72,6 +80,7 @@ impl Error {
         match self {
             Error::CacheNotSynced { .. } => "cache_not_synced",
             Error::GetSecret { .. } => "get_secret",
+            Error::GetLiveSet { .. } => "get_live_set",
             Error::Apply { .. } => "apply",
             Error::NameConflict { .. } => "name_conflict",
             Error::Delete { .. } => "delete",
@@ -89,6 +98,9 @@ impl Error {
             Error::CacheNotSynced { what, message } => Some((what.clone(), message.clone())),
             Error::GetSecret { name, source } => {
                 Some((format!("Secret {name}"), api_message(source)))
+            }
+            Error::GetLiveSet { name, source } => {
+                Some((format!("ConfigMap {name}"), api_message(source)))
             }
             _ => None,
         }

@@ -1,7 +1,10 @@
 //! The `observe` stage: read what the reconcile depends on, and judge nothing. The app's
-//! StatefulSet, pods, packages PVC and live-set ConfigMap come from the caches the controller's
-//! watches keep ([`Stores`]); the credentials Secret is read by name (Secrets are not cached: that
-//! would hold every Secret's value), and only the names of its keys are kept.
+//! StatefulSet, pods, packages PVC and components come from the caches the controllers' watches
+//! keep ([`Stores`]); the credentials Secret is read by name (Secrets are not cached: that would
+//! hold every Secret's value), and only the names of its keys are kept. ConfigMaps are neither
+//! listed nor watched: the live-set ConfigMap is read by name, and only when pythonPackages was
+//! just removed (it is then an orphan to delete); a component's ConfigMap is known from the
+//! component's status (`configMap`, `hash`: written once the ConfigMap holds that definition).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -10,9 +13,10 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kaspr_components::{ComponentStatus, KasprAgent, KasprTable, KasprTask, KasprWebView};
 use kaspr_types::KasprApp;
 use kube::api::Api;
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -35,8 +39,7 @@ pub struct Stores {
     pods: Store<Pod>,
     pvcs: Store<PersistentVolumeClaim>,
     hpas: Store<HorizontalPodAutoscaler>,
-    /// Metadata only: whether the live-set ConfigMap exists and who owns it.
-    config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    components: ComponentStores,
     errors: WatchErrors,
     sync_wait: Duration,
 }
@@ -47,8 +50,85 @@ pub struct Writers {
     pub pods: reflector::store::Writer<Pod>,
     pub pvcs: reflector::store::Writer<PersistentVolumeClaim>,
     pub hpas: reflector::store::Writer<HorizontalPodAutoscaler>,
-    pub config_maps: reflector::store::Writer<PartialObjectMeta<ConfigMap>>,
 }
+
+/// The caches of the mounted component kinds (the component controllers' own).
+#[derive(Clone)]
+pub struct ComponentStores {
+    pub agents: Store<KasprAgent>,
+    pub webviews: Store<KasprWebView>,
+    pub tables: Store<KasprTable>,
+    pub tasks: Store<KasprTask>,
+}
+
+impl ComponentStores {
+    /// Caches that hold no component and are ready (a cluster without components).
+    pub fn empty() -> Self {
+        fn ready<K>() -> Store<K>
+        where
+            K: reflector::Lookup + Clone + 'static,
+            K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+        {
+            let (store, mut writer) = reflector::store();
+            writer.apply_watcher_event(&watcher::Event::Init);
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+            store
+        }
+        ComponentStores {
+            agents: ready(),
+            webviews: ready(),
+            tables: ready(),
+            tasks: ready(),
+        }
+    }
+
+    /// What app `app` in `ns` mounts: its components whose ConfigMap holds their definition (the
+    /// status names the ConfigMap and its hash), in mount order.
+    fn attached(&self, ns: &str, app: &str) -> Vec<Attached> {
+        let mut out = Vec::new();
+        collect(&self.agents, ns, app, &mut out);
+        collect(&self.webviews, ns, app, &mut out);
+        collect(&self.tables, ns, app, &mut out);
+        collect(&self.tasks, ns, app, &mut out);
+        Attached::in_mount_order(out)
+    }
+}
+
+/// The components of `store` of app `app` in `ns` that have their ConfigMap.
+fn collect<K>(store: &Store<K>, ns: &str, app: &str, out: &mut Vec<Attached>)
+where
+    K: Resource<DynamicType = ()> + HasComponentStatus + Clone + 'static,
+{
+    for c in store.state() {
+        if c.namespace().as_deref() != Some(ns) || kaspr_components::app_name(c.meta()) != Some(app)
+        {
+            continue;
+        }
+        let status = c.component_status();
+        if let Some((cm, hash)) =
+            status.and_then(|s| Some((s.config_map.clone()?, s.hash.clone()?)))
+            && let Some(a) = Attached::applied(&K::kind(&()), cm, hash)
+        {
+            out.push(a);
+        }
+    }
+}
+
+/// The mounted kinds' status.
+pub trait HasComponentStatus {
+    fn component_status(&self) -> Option<&ComponentStatus>;
+}
+
+macro_rules! has_component_status {
+    ($($k:ty),*) => {$(
+        impl HasComponentStatus for $k {
+            fn component_status(&self) -> Option<&ComponentStatus> {
+                self.status.as_ref()
+            }
+        }
+    )*};
+}
+has_component_status!(KasprAgent, KasprWebView, KasprTable, KasprTask);
 
 impl Stores {
     /// Empty caches, not ready until their writers have seen a first full list.
@@ -63,13 +143,12 @@ impl Stores {
         let (pods, pods_writer) = reflector::store();
         let (pvcs, pvcs_writer) = reflector::store();
         let (hpas, hpas_writer) = reflector::store();
-        let (config_maps, cm_writer) = reflector::store();
         let stores = Stores {
             statefulsets,
             pods,
             pvcs,
             hpas,
-            config_maps,
+            components: ComponentStores::empty(),
             errors,
             sync_wait: SYNC_WAIT,
         };
@@ -78,14 +157,14 @@ impl Stores {
             pods: pods_writer,
             pvcs: pvcs_writer,
             hpas: hpas_writer,
-            config_maps: cm_writer,
         };
         (stores, writers)
     }
 
-    /// The ConfigMap metadata cache (the component controllers read it too).
-    pub(crate) fn config_maps(&self) -> Store<PartialObjectMeta<ConfigMap>> {
-        self.config_maps.clone()
+    /// These stores, reading the app's components from `components`.
+    pub fn with_components(mut self, components: ComponentStores) -> Self {
+        self.components = components;
+        self
     }
 
     /// The last error of each watch, for a cache that is not ready.
@@ -208,8 +287,8 @@ pub(crate) struct Snapshot {
     pub hpa: Option<Arc<HorizontalPodAutoscaler>>,
     /// The claims the StatefulSet made from its table-storage template, by name.
     pub table_claims: Vec<PersistentVolumeClaim>,
-    /// The live-set ConfigMap's metadata.
-    pub live_set: Option<Arc<PartialObjectMeta<ConfigMap>>>,
+    /// The live-set ConfigMap's metadata, when it may be an orphan (see `live_set`).
+    pub live_set: Option<ObjectMeta>,
     /// Every pod of the app, by name.
     pub pods: Vec<Pod>,
     /// Every Secret the spec references (`KasprAppSpec::secret_references`), once each, as
@@ -229,7 +308,7 @@ impl Snapshot {
             hpa: self.hpa.as_deref(),
             packages_pvc: self.packages_pvc.as_deref(),
             table_claims: &self.table_claims,
-            live_set: self.live_set.as_deref().map(|m| &m.metadata),
+            live_set: self.live_set.as_ref(),
             pods: &self.pods,
             components: &self.components,
         }
@@ -254,9 +333,6 @@ pub(crate) async fn observe(
         .await?;
     stores
         .synced(&stores.pvcs, || format!("PersistentVolumeClaim {pvc_name}"))
-        .await?;
-    stores
-        .synced(&stores.config_maps, || format!("ConfigMap {live_name}"))
         .await?;
     let hpa_name = names::hpa(app);
     stores
@@ -305,20 +381,37 @@ pub(crate) async fn observe(
         packages_pvc: stores.pvcs.get(&ObjectRef::new(&pvc_name).within(&ns)),
         table_claims,
         hpa: stores.hpas.get(&ObjectRef::new(&hpa_name).within(&ns)),
-        live_set: stores
-            .config_maps
-            .get(&ObjectRef::new(&live_name).within(&ns)),
+        live_set: live_set(client, &ns, app, &live_name).await?,
         pods,
-        components: Attached::in_mount_order(
-            stores
-                .config_maps
-                .state()
-                .iter()
-                .filter_map(|m| Attached::of(&m.metadata, &ns, &app_name))
-                .collect(),
-        ),
+        components: stores.components.attached(&ns, &app_name),
         secrets: secrets(client, &ns, app).await?,
     })
+}
+
+/// The live-set ConfigMap's metadata, read by name only when it may be an orphan: pythonPackages
+/// is gone from the spec but the status still has it (the first reconcile after the removal, or
+/// until the deletion went through). With pythonPackages it is applied, never deleted.
+async fn live_set(
+    client: &Client,
+    ns: &str,
+    app: &KasprApp,
+    name: &str,
+) -> Result<Option<ObjectMeta>, Error> {
+    let had_packages = app
+        .status
+        .as_ref()
+        .is_some_and(|s| s.python_packages.is_some());
+    if app.spec.python_packages.is_some() || !had_packages {
+        return Ok(None);
+    }
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .get_metadata_opt(name)
+        .await
+        .map(|m| m.map(|m| m.metadata))
+        .map_err(|source| Error::GetLiveSet {
+            name: name.to_owned(),
+            source,
+        })
 }
 
 /// The key names of each Secret the spec references, read by name only: listing Secrets would
@@ -385,7 +478,6 @@ mod tests {
             &mut w.statefulsets as &mut dyn Ready,
             &mut w.pvcs,
             &mut w.hpas,
-            &mut w.config_maps,
         ] {
             w.ready();
         }

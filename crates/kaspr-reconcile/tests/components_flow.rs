@@ -40,7 +40,6 @@ struct Scene {
     ctx: Arc<ComponentContext>,
     api: Verifier,
     apps: Writer<kaspr_types::KasprApp>,
-    config_maps: Writer<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>>,
 }
 
 fn scene() -> Scene {
@@ -48,15 +47,12 @@ fn scene() -> Scene {
     let client = kube::Client::new(service, "default");
     let (apps, mut apps_w) = reflector::store();
     let (tables, mut tables_w) = reflector::store();
-    let (cms, mut cms_w) = reflector::store();
     relist(&mut apps_w, json!([]));
     relist(&mut tables_w, json!([]));
-    relist(&mut cms_w, json!([]));
     Scene {
-        ctx: Arc::new(ComponentContext::new(client, apps, tables, cms)),
+        ctx: Arc::new(ComponentContext::new(client, apps, tables)),
         api: Verifier::new(handle),
         apps: apps_w,
-        config_maps: cms_w,
     }
 }
 
@@ -73,10 +69,12 @@ fn with_status(mut a: KasprAgent, status: &Value) -> KasprAgent {
     a
 }
 
-/// The ConfigMap's metadata as the cache would hold it once applied.
-fn cached(a: &KasprAgent) -> Value {
-    let cm = config_map(&Component::Agent(a.clone()));
-    json!([{"metadata": serde_json::to_value(&cm.metadata).expect("json")}])
+/// The ConfigMap as the API server holds it once `a`'s definition was applied.
+fn applied(a: &KasprAgent) -> Value {
+    let mut cm = serde_json::to_value(config_map(&Component::Agent(a.clone()))).expect("json");
+    cm["apiVersion"] = json!("v1");
+    cm["kind"] = json!("ConfigMap");
+    cm
 }
 
 #[tokio::test]
@@ -85,7 +83,7 @@ async fn a_component_before_and_after_its_app() {
     let a = agent("def count(v):\n    return v\n");
     // 1. No app yet: the ConfigMap is applied all the same, the status says AppNotFound.
     let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
-    // Not in the cache (it holds labelled ConfigMaps only): read once before the first apply.
+    // ConfigMaps are not watched: read by name once before the first apply.
     s.api.not_found(CM_PATH).await;
     let cm = s.api.patch(CM_PATH).await;
     assert_eq!(
@@ -112,13 +110,12 @@ async fn a_component_before_and_after_its_app() {
     );
     task.await.expect("joins").expect("ok");
 
-    // 2. The app appears; the ConfigMap is in the cache with this definition: no apply.
+    // 2. The app appears; the ConfigMap was just made to hold this definition: no request for it.
     relist(
         &mut s.apps,
         json!([{"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
         "metadata": {"name": "orders", "namespace": "default"}, "spec": {"bootstrapServers": "k:9092"}}]),
     );
-    relist(&mut s.config_maps, cached(&a));
     let a = with_status(a, &status);
     let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
     let status = status_of(&mut s.api, &a).await;
@@ -145,6 +142,9 @@ async fn a_component_before_and_after_its_app() {
     let mut edited = agent("def count(v):\n    return 2 * v\n");
     edited.status = a.status.clone();
     let task = tokio::spawn(reconcile(Arc::new(edited.clone()), s.ctx.clone()));
+    s.api
+        .expect(Method::GET, CM_PATH, StatusCode::OK, applied(&a))
+        .await;
     let cm = s.api.patch(CM_PATH).await;
     let new_hash = cm["metadata"]["annotations"]["kaspr.io/resource-hash"].clone();
     assert_ne!(new_hash, status["hash"]);
@@ -157,13 +157,14 @@ async fn a_component_before_and_after_its_app() {
 #[tokio::test]
 async fn a_config_map_of_its_name_that_is_someone_elses_is_left_alone() {
     let mut s = scene();
-    relist(
-        &mut s.config_maps,
-        json!([{"metadata": {"name": "counter-agent", "namespace": "default",
-        "ownerReferences": [{"apiVersion": "v1", "kind": "Deployment", "name": "other", "uid": "other-uid", "controller": true}]}}]),
-    );
     let a = agent("def count(v):\n    return v\n");
     let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
+    let foreign = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "counter-agent",
+        "namespace": "default", "ownerReferences": [{"apiVersion": "v1", "kind": "Deployment",
+        "name": "other", "uid": "other-uid", "controller": true}]}});
+    s.api
+        .expect(Method::GET, CM_PATH, StatusCode::OK, foreign)
+        .await;
     let status = status_of(&mut s.api, &a).await;
     assert_eq!(status["conditions"][0]["reason"], "NameConflict");
     assert!(

@@ -260,11 +260,19 @@ fn creating_the_missing_secret_resumes_the_rollout_at_the_next_requeue() {
         "/apis/apps/v1/statefulsets",
         "/api/v1/pods",
         "/api/v1/persistentvolumeclaims",
-        "/api/v1/configmaps",
+        "/apis/kaspr.io/v1alpha1/kaspragents",
     ] {
         assert!(
             state.reads.iter().any(|p| p == list),
             "{list} is listed: {:?}",
+            state.reads
+        );
+    }
+    // Neither Secrets nor ConfigMaps are ever listed or watched.
+    for never in ["/api/v1/secrets", "/api/v1/configmaps"] {
+        assert!(
+            !state.reads.iter().any(|p| p == never),
+            "{never} is listed: {:?}",
             state.reads
         );
     }

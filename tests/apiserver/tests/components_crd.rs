@@ -266,6 +266,18 @@ async fn duplicate_operation_names_are_refused() {
 #[tokio::test]
 async fn status_subresource_takes_the_status_upstream_writes() {
     let client = client_with_component_crds().await;
+    // A fresh object: a status another writer (an operator run earlier against the same server)
+    // left on an older one would stay beside this test's.
+    let tasks: Api<KasprTask> = Api::namespaced(client.clone(), NAMESPACE);
+    if tasks.get_opt("with-status").await.ok().flatten().is_some() {
+        let _ = tasks.delete("with-status", &Default::default()).await;
+        for _ in 0..100 {
+            if tasks.get_opt("with-status").await.ok().flatten().is_none() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
     let mut doc = upstream::example_task();
     doc["metadata"]["name"] = json!("with-status");
     apply(&client, doc, false).await.expect("created");

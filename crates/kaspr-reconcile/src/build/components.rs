@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, EnvVar, KeyToPath, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kaspr_components::{APP_LABEL, Component};
+use kaspr_components::Component;
 
 use super::config::{DEFINITIONS_DIR, short_hash};
 use crate::names::{self, COMPONENT_TYPE_LABEL, FIELD_MANAGER, RESOURCE_HASH_ANNOTATION};
@@ -83,7 +83,7 @@ fn owner(component: &Component) -> Option<OwnerReference> {
     })
 }
 
-/// A component ConfigMap of an app, as observed: what the app's pods mount.
+/// A component of an app whose ConfigMap holds its definition: what the app's pods mount.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Attached {
     /// Index into [`MOUNTED`] (the volume order).
@@ -95,20 +95,14 @@ pub struct Attached {
 }
 
 impl Attached {
-    /// The component ConfigMap `meta` describes, when it is one of app `app` in namespace `ns`.
-    pub fn of(meta: &ObjectMeta, ns: &str, app: &str) -> Option<Attached> {
-        if meta.namespace.as_deref() != Some(ns) || Self::app_of(meta) != Some(app) {
-            return None;
-        }
+    /// A component of kind `kind` whose ConfigMap `config_map` holds the definition of `hash`
+    /// (as its status says); None for a kind that is not mounted.
+    pub fn applied(kind: &str, config_map: String, hash: String) -> Option<Attached> {
+        let kind = MOUNTED.iter().position(|(k, _)| *k == kind)?;
         Some(Attached {
-            kind: Self::kind_of(meta)?,
-            config_map: meta.name.clone().unwrap_or_default(),
-            hash: meta
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(RESOURCE_HASH_ANNOTATION))
-                .cloned()
-                .unwrap_or_default(),
+            kind,
+            config_map,
+            hash,
         })
     }
 
@@ -121,26 +115,6 @@ impl Attached {
             config_map: component.config_map_name(),
             hash: short_hash(&component.definition_yaml()),
         })
-    }
-
-    /// The app whose pods mount the ConfigMap `meta` describes, when it is a component's of a
-    /// mounted kind (labelled so, and owned by a component of that kind).
-    pub fn app_of(meta: &ObjectMeta) -> Option<&str> {
-        Self::kind_of(meta)?;
-        meta.labels.as_ref()?.get(APP_LABEL).map(String::as_str)
-    }
-
-    fn kind_of(meta: &ObjectMeta) -> Option<usize> {
-        let kind = meta.labels.as_ref()?.get(COMPONENT_TYPE_LABEL)?;
-        let owned = meta
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.controller == Some(true) && o.kind == *kind);
-        MOUNTED
-            .iter()
-            .position(|(k, _)| k == kind)
-            .filter(|_| owned)
     }
 
     /// Sorts as upstream mounts them: by kind (agents, web views, tables, tasks), then name.

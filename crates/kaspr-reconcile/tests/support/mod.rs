@@ -119,7 +119,6 @@ impl Cluster {
         cluster.pods(json!([]));
         cluster.pvcs(json!([]));
         cluster.hpas(json!([]));
-        cluster.config_maps(json!([]));
         cluster
     }
 
@@ -137,11 +136,6 @@ impl Cluster {
 
     pub fn hpas(&mut self, items: Value) {
         relist(&mut self.0.hpas, items);
-    }
-
-    /// ConfigMaps' metadata (`{"metadata": {...}}` each).
-    pub fn config_maps(&mut self, items: Value) {
-        relist(&mut self.0.config_maps, items);
     }
 }
 
