@@ -236,3 +236,41 @@ async fn an_unlabelled_config_map_of_its_name_is_read_and_left_alone() {
     s.api.nothing_more().await;
     task.await.expect("joins").expect("ok");
 }
+
+#[tokio::test]
+async fn an_app_deleted_turns_its_components_not_found_with_a_warning() {
+    let mut s = scene();
+    let app = json!([{"apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
+        "metadata": {"name": "orders", "namespace": "default"}, "spec": {"bootstrapServers": "k:9092"}}]);
+    relist(&mut s.apps, app);
+    let a = agent("def count(v):\n    return v\n");
+    let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
+    s.api.not_found(CM_PATH).await;
+    s.api.patch(CM_PATH).await;
+    let found = status_of(&mut s.api, &a).await;
+    assert_eq!(found["app"]["status"], "AppFound");
+    let e = s
+        .api
+        .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
+        .await;
+    assert_eq!(e["reason"], "AppFound");
+    task.await.expect("joins").expect("ok");
+    // The app is deleted: its watch event reconciles the component again.
+    relist(&mut s.apps, json!([]));
+    let a = with_status(a, &found);
+    let task = tokio::spawn(reconcile(Arc::new(a.clone()), s.ctx.clone()));
+    let gone = status_of(&mut s.api, &a).await;
+    assert_eq!(gone["app"]["status"], "AppNotFound");
+    assert_eq!(gone["conditions"][0]["status"], "False");
+    let e = s
+        .api
+        .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
+        .await;
+    assert_eq!(
+        (e["type"].as_str(), e["reason"].as_str()),
+        (Some("Warning"), Some("AppNotFound"))
+    );
+    // The definition stays ready for the app's return: no request for the ConfigMap.
+    s.api.nothing_more().await;
+    task.await.expect("joins").expect("ok");
+}
