@@ -49,6 +49,7 @@ fn benches(c: &mut Criterion) {
                 &Observed {
                     hpa: None,
                     members: &[],
+                    linked: None,
                     app: &app,
                     hash: Some("a38d296f011adb6e"),
                     statefulset: None,

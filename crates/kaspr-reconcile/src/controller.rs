@@ -107,6 +107,15 @@ impl Context {
         app
     }
 
+    /// `write`, for the member actions.
+    pub(crate) async fn write_status(
+        &self,
+        app: &KasprApp,
+        status: &KasprAppStatus,
+    ) -> Result<(), Error> {
+        self.write(app, status).await
+    }
+
     /// Writes `status` unless it is what `app` (as `with_last_written` gave it) already has.
     async fn write(&self, app: &KasprApp, status: &KasprAppStatus) -> Result<(), Error> {
         if app.status.as_ref() == Some(status) {
@@ -245,6 +254,7 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         .and_then(|s| s.available_replicas)
         .unwrap_or(0);
     member_actions::rebalance_if_asked(ctx, app, &snapshot.members, available).await;
+    member_actions::auto_rebalance(ctx, app, &status, &snapshot.members, available).await;
     member_actions::restart_hung_members(ctx, app, &status, k8s_openapi::jiff::Timestamp::now())
         .await;
     let state = status.python_packages.as_ref().and_then(|p| p.state);
@@ -372,6 +382,7 @@ async fn write_status(
         statefulset: snapshot.statefulset.as_deref(),
         pods: &snapshot.pods,
         members: &snapshot.members,
+        linked: Some(&snapshot.linked),
         blocked,
     };
     let status = status::compute(&observed, status::now());

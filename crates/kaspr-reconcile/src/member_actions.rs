@@ -31,6 +31,92 @@ const MAX_RESTARTS: usize = 5;
 /// The grace period of a restarted member's pod.
 const RESTART_GRACE_SECONDS: u32 = 10;
 
+/// Per-app override of automatic rebalancing (`true`/`1`/`yes` enables, anything else disables).
+pub const AUTO_REBALANCE_ANNOTATION: &str = "kaspr.io/auto-rebalance";
+
+/// Why an app that needs a rebalance is not rebalanced now (None: ask the leader `id`).
+pub fn auto_rebalance_blocker(
+    status: &KasprAppStatus,
+    app: &KasprApp,
+    enabled_by_default: bool,
+    checks_on: bool,
+    leader: Option<u32>,
+    available: i32,
+) -> Option<String> {
+    let enabled = app
+        .annotations()
+        .get(AUTO_REBALANCE_ANNOTATION)
+        .map_or(enabled_by_default, |v| truthy(v));
+    let desired = app.spec.replicas.unwrap_or(1);
+    if status.rebalance_required != Some(true) {
+        Some("no rebalance is required".into())
+    } else if !enabled {
+        Some("automatic rebalance is off (AUTO_REBALANCE_ENABLED, kaspr.io/auto-rebalance)".into())
+    } else if !checks_on {
+        Some("member status checks are off (CLIENT_STATUS_CHECK_ENABLED)".into())
+    } else if status.rollout_in_progress == Some(true) {
+        Some("a rollout is in progress".into())
+    } else if available != desired {
+        Some(format!(
+            "not every member is available ({available}/{desired})"
+        ))
+    } else if leader.is_none() {
+        Some("no member reports itself as the leader".into())
+    } else {
+        None
+    }
+}
+
+/// With `status.rebalanceRequired` (the topics or tables changed): asks the leader to rebalance
+/// once every member is available and the rollout is done, then clears the flag (a Normal
+/// event says so). Until then the flag stays and each reconcile tries again.
+pub(crate) async fn auto_rebalance(
+    ctx: &Context,
+    app: &KasprApp,
+    status: &KasprAppStatus,
+    reports: &[MemberReport],
+    available: i32,
+) {
+    let leader = reports
+        .iter()
+        .find(|r| r.leader == Some(true))
+        .map(|r| r.id);
+    let enabled = ctx.settings().auto_rebalance;
+    let checks_on = ctx.members().enabled();
+    if let Some(why) = auto_rebalance_blocker(status, app, enabled, checks_on, leader, available) {
+        if status.rebalance_required == Some(true) {
+            tracing::debug!("rebalance required, not asked yet: {why}");
+        }
+        return;
+    }
+    let Some(id) = leader else {
+        return;
+    };
+    match ctx.members().rebalance(app, id).await {
+        Ok(()) => {
+            let mut cleared = status.clone();
+            cleared.rebalance_required = Some(false);
+            let mut with_status = app.clone();
+            with_status.status = Some(status.clone());
+            if let Err(e) = ctx.write_status(&with_status, &cleared).await {
+                tracing::warn!(error = %e, "clearing rebalanceRequired failed; it is asked again");
+            }
+            event(
+                ctx,
+                app,
+                EventType::Normal,
+                "RebalanceRequested",
+                &format!(
+                    "the agents' topics or the tables changed: asked member {id} (the leader) \
+                     to rebalance the group"
+                ),
+            )
+            .await;
+        }
+        Err(why) => tracing::warn!("asking member {id} to rebalance failed: {why}"),
+    }
+}
+
 /// How often each member has been seen hung in a row, per app.
 #[derive(Default)]
 pub struct HungCounts(Mutex<HashMap<(ObjectRef<KasprApp>, u32), u32>>);
@@ -190,5 +276,69 @@ impl HungCounts {
             }
         }
         due
+    }
+}
+
+#[cfg(test)]
+mod auto_rebalance_tests {
+    use super::*;
+
+    fn app(annotation: Option<&str>) -> KasprApp {
+        let mut app: KasprApp = serde_json::from_value(json!({
+            "apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",
+            "metadata": {"name": "orders", "namespace": "default"},
+            "spec": {"bootstrapServers": "k:9092", "replicas": 3}
+        }))
+        .expect("app");
+        if let Some(v) = annotation {
+            app.metadata.annotations =
+                Some([(AUTO_REBALANCE_ANNOTATION.to_owned(), v.to_owned())].into());
+        }
+        app
+    }
+
+    fn required(rollout: bool) -> KasprAppStatus {
+        KasprAppStatus {
+            rebalance_required: Some(true),
+            rollout_in_progress: Some(rollout),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_leader_is_asked_only_when_everything_is_in_place() {
+        let a = app(None);
+        assert_eq!(
+            auto_rebalance_blocker(&required(false), &a, true, true, Some(0), 3),
+            None
+        );
+        let blocked = |s: &KasprAppStatus, app: &KasprApp, on: bool, checks: bool, leader, n| {
+            auto_rebalance_blocker(s, app, on, checks, leader, n).expect("blocked")
+        };
+        assert!(
+            blocked(&KasprAppStatus::default(), &a, true, true, Some(0), 3)
+                .contains("no rebalance")
+        );
+        assert!(blocked(&required(false), &a, false, true, Some(0), 3).contains("off"));
+        assert!(blocked(&required(false), &a, true, false, Some(0), 3).contains("checks are off"));
+        assert!(blocked(&required(true), &a, true, true, Some(0), 3).contains("rollout"));
+        assert!(blocked(&required(false), &a, true, true, Some(0), 2).contains("2/3"));
+        assert!(blocked(&required(false), &a, true, true, None, 3).contains("leader"));
+        // The app's annotation overrides the operator's setting, both ways.
+        assert_eq!(
+            auto_rebalance_blocker(&required(false), &app(Some("YES")), false, true, Some(0), 3),
+            None
+        );
+        assert!(
+            auto_rebalance_blocker(
+                &required(false),
+                &app(Some("false")),
+                true,
+                true,
+                Some(0),
+                3
+            )
+            .is_some()
+        );
     }
 }

@@ -99,6 +99,14 @@ pub(crate) fn label_value(value: &str) -> String {
     cut.trim_end_matches(['.', '-', '_']).to_owned()
 }
 
+/// Whether the app's members keep their static group membership (`K_CONSUMER_GROUP_INSTANCE_ID`
+/// is set): unless `kaspr.io/disable-static-group-membership` is `"true"` (any case), as upstream.
+pub fn static_group_membership(app: &KasprApp) -> bool {
+    !app.annotations()
+        .get("kaspr.io/disable-static-group-membership")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
 /// Whether `kaspr.io/pause-reconciliation` holds the app (`"true"` in any case, as upstream).
 pub fn paused(app: &KasprApp) -> bool {
     app.annotations()

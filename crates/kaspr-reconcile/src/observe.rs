@@ -15,7 +15,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kaspr_components::{ComponentStatus, KasprAgent, KasprTable, KasprTask, KasprWebView};
-use kaspr_types::KasprApp;
+use kaspr_types::{KasprApp, LinkedAgent, LinkedResource, LinkedResources, LinkedTable};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
@@ -82,6 +82,66 @@ impl ComponentStores {
         }
     }
 
+    /// The components of app `app` in `ns`, each kind by name (`status.linkedResources`).
+    fn linked(&self, ns: &str, app: &str) -> LinkedResources {
+        let of = |meta: &ObjectMeta| {
+            meta.namespace.as_deref() == Some(ns) && kaspr_components::app_name(meta) == Some(app)
+        };
+        let hash = |s: Option<&ComponentStatus>| s.and_then(|s| s.hash.clone()).unwrap_or_default();
+        let basic = |c: &dyn HasComponentStatusDyn| LinkedResource {
+            name: c.name(),
+            hash: hash(c.status()),
+        };
+        let mut linked = LinkedResources {
+            agents: self
+                .agents
+                .state()
+                .iter()
+                .filter(|a| of(&a.metadata))
+                .map(|a| {
+                    let topic = a.spec.input.topic.as_ref();
+                    LinkedAgent {
+                        name: a.name_any(),
+                        hash: hash(a.status.as_ref()),
+                        topic_name: topic.and_then(|t| t.name.clone()),
+                        topic_pattern: topic.and_then(|t| t.pattern.clone()),
+                    }
+                })
+                .collect(),
+            webviews: self
+                .webviews
+                .state()
+                .iter()
+                .filter(|w| of(&w.metadata))
+                .map(|w| basic(w.as_ref()))
+                .collect(),
+            tables: self
+                .tables
+                .state()
+                .iter()
+                .filter(|t| of(&t.metadata))
+                .map(|t| LinkedTable {
+                    name: t.name_any(),
+                    hash: hash(t.status.as_ref()),
+                    table_name: t.spec.name.clone(),
+                })
+                .collect(),
+            tasks: self
+                .tasks
+                .state()
+                .iter()
+                .filter(|t| of(&t.metadata))
+                .map(|t| basic(t.as_ref()))
+                .collect(),
+        };
+        // As a list returns them (by name), so an unchanged set compares equal.
+        linked.agents.sort_by(|a, b| a.name.cmp(&b.name));
+        linked.webviews.sort_by(|a, b| a.name.cmp(&b.name));
+        linked.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        linked.tasks.sort_by(|a, b| a.name.cmp(&b.name));
+        linked
+    }
+
     /// What app `app` in `ns` mounts: its components whose ConfigMap holds their definition (the
     /// status names the ConfigMap and its hash), in mount order.
     fn attached(&self, ns: &str, app: &str) -> Vec<Attached> {
@@ -117,6 +177,21 @@ where
 /// The mounted kinds' status.
 pub trait HasComponentStatus {
     fn component_status(&self) -> Option<&ComponentStatus>;
+}
+
+/// A component's name and status, whatever its kind.
+trait HasComponentStatusDyn {
+    fn name(&self) -> String;
+    fn status(&self) -> Option<&ComponentStatus>;
+}
+
+impl<K: HasComponentStatus + Resource> HasComponentStatusDyn for K {
+    fn name(&self) -> String {
+        self.meta().name.clone().unwrap_or_default()
+    }
+    fn status(&self) -> Option<&ComponentStatus> {
+        self.component_status()
+    }
 }
 
 macro_rules! has_component_status {
@@ -298,6 +373,8 @@ pub(crate) struct Snapshot {
     pub members: Vec<MemberReport>,
     /// The app's component ConfigMaps, in mount order.
     pub components: Vec<Attached>,
+    /// The app's components (`status.linkedResources`).
+    pub linked: LinkedResources,
 }
 
 impl Snapshot {
@@ -384,6 +461,7 @@ pub(crate) async fn observe(
         live_set: live_set(client, &ns, app, &live_name).await?,
         pods,
         components: stores.components.attached(&ns, &app_name),
+        linked: stores.components.linked(&ns, &app_name),
         secrets: secrets(client, &ns, app).await?,
     })
 }

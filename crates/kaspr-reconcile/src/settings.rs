@@ -24,6 +24,9 @@ pub struct Settings {
     /// by name only, never watched (a watch needs list/watch on every Secret in the cluster), so
     /// this is how a Secret created later resumes the rollout.
     pub blocked_requeue: Duration,
+    /// Ask the leader to rebalance when `status.rebalanceRequired` (`AUTO_REBALANCE_ENABLED`, as
+    /// upstream names it; default on); an app's `kaspr.io/auto-rebalance` overrides it.
+    pub auto_rebalance: bool,
     /// The namespaces watched (`KASPR_WATCH_NAMESPACES`, comma-separated); empty: all of them.
     /// With a list, the operator needs Roles in those namespaces only, no ClusterRole.
     pub namespaces: Vec<String>,
@@ -39,6 +42,7 @@ impl Default for Settings {
             members: MemberCheck::default(),
             hung_members: HungMembers::default(),
             blocked_requeue: Duration::from_secs(15),
+            auto_rebalance: true,
             namespaces: Vec::new(),
         }
     }
@@ -95,6 +99,8 @@ impl Settings {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map_or(defaults.hung_members.threshold, Duration::from_secs),
             },
+            auto_rebalance: var("AUTO_REBALANCE_ENABLED")
+                .map_or(defaults.auto_rebalance, |v| truthy(&v)),
             namespaces: var(WATCH_NAMESPACES_ENV)
                 .map(|v| parse_namespaces(&v))
                 .unwrap_or_default(),

@@ -191,6 +191,7 @@ fn the_status_says_cache_mode_gcs() {
         &Observed {
             hpa: None,
             members: &[],
+            linked: None,
             app: &app,
             hash: Some("0123456789abcdef"),
             statefulset: None,

@@ -124,6 +124,7 @@ fn status_of(app: &KasprApp, reports: &[MemberReport], at: &str) -> KasprAppStat
         &Observed {
             hpa: None,
             members: reports,
+            linked: None,
             app,
             hash: None,
             statefulset: Some(&sts),

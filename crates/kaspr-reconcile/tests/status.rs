@@ -140,6 +140,7 @@ fn reports_of_an_older_hash_are_ignored() {
         &Observed {
             hpa: None,
             members: &[],
+            linked: None,
             app: &a,
             hash: Some("0000000000000000"),
             statefulset: None,
@@ -171,6 +172,7 @@ fn transition_time_is_kept_while_status_is_unchanged() {
         &Observed {
             hpa: None,
             members: &[],
+            linked: None,
             app: &a,
             hash: Some(HASH),
             statefulset: Some(&statefulset(3)),
@@ -276,6 +278,7 @@ fn an_autoscaler_without_metrics_is_named_as_why_the_app_is_not_ready() {
     let observed = |hpa| Observed {
         hpa,
         members: &[],
+        linked: None,
         app: &a,
         hash: None,
         statefulset: None,

@@ -49,6 +49,74 @@ pub struct KasprAppStatus {
     /// What happened to the app's Python packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python_packages: Option<PythonPackagesStatus>,
+    /// The components mounted into the app's pods, as last seen (upstream's field): a change of
+    /// the topics its agents read or of its tables sets `rebalanceRequired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_resources: Option<LinkedResources>,
+    /// The consumer group needs a rebalance: the topics the agents read or the tables changed
+    /// while members keep their static group membership. Cleared once the leader was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance_required: Option<bool>,
+}
+
+/// The components of an app, by kind (`status.linkedResources`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedResources {
+    /// The KasprAgents, with the topic each reads.
+    #[serde(default)]
+    pub agents: Vec<LinkedAgent>,
+    /// The KasprWebViews.
+    #[serde(default)]
+    pub webviews: Vec<LinkedResource>,
+    /// The KasprTables, with the table name each declares.
+    #[serde(default)]
+    pub tables: Vec<LinkedTable>,
+    /// The KasprTasks.
+    #[serde(default)]
+    pub tasks: Vec<LinkedResource>,
+}
+
+/// A component and the hash of its definition.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedResource {
+    /// The component's name.
+    pub name: String,
+    /// The hash of its definition (its status).
+    #[serde(default)]
+    pub hash: String,
+}
+
+/// An agent, the hash of its definition and the topic it reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedAgent {
+    /// The agent's name.
+    pub name: String,
+    /// The hash of its definition (its status).
+    #[serde(default)]
+    pub hash: String,
+    /// `spec.input.topic.name` (names separated by commas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+    /// `spec.input.topic.pattern`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_pattern: Option<String>,
+}
+
+/// A table, the hash of its definition and its table name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedTable {
+    /// The KasprTable's name.
+    pub name: String,
+    /// The hash of its definition (its status).
+    #[serde(default)]
+    pub hash: String,
+    /// `spec.name`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_name: Option<String>,
 }
 
 /// One member of the app (the pod `<name>-app-<id>`), as its web API described it.

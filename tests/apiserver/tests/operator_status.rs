@@ -63,9 +63,17 @@ async fn operator_status_patches_are_accepted() {
     ] {
         let app = created(&api, name).await;
         let pods = pods(fixture);
+        // linkedResources as the operator tracks them: the server must take them too.
+        let linked: kaspr_types::LinkedResources = serde_json::from_value(serde_json::json!({
+            "agents": [{"name": "counter", "hash": "0123456789abcdef", "topicName": "events"}],
+            "webviews": [], "tasks": [],
+            "tables": [{"name": "counts", "hash": "fedcba9876543210", "tableName": "counts"}]
+        }))
+        .expect("linked");
         let observed = Observed {
             hpa: None,
             members: &[],
+            linked: Some(&linked),
             app: &app,
             hash: Some("a38d296f011adb6e"),
             statefulset: None,

@@ -296,11 +296,7 @@ pub fn kaspr_env(app: &KasprApp, cm: &ConfigMap) -> Vec<EnvVar> {
             ..Default::default()
         });
     }
-    let static_membership_off = app
-        .annotations()
-        .get("kaspr.io/disable-static-group-membership")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if !static_membership_off {
+    if names::static_group_membership(app) {
         env.push(EnvVar {
             name: "K_CONSUMER_GROUP_INSTANCE_ID".into(),
             value_from: field_ref("metadata.name"),

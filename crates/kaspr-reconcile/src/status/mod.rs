@@ -6,6 +6,7 @@
 
 mod blocked;
 pub mod component;
+pub mod linked;
 mod members;
 mod notices;
 mod packages;
@@ -15,6 +16,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kaspr_types::LinkedResources;
 use kaspr_types::{KasprApp, KasprAppStatus, PackagesState, condition};
 
 use crate::members::MemberReport;
@@ -36,6 +38,8 @@ pub struct Observed<'a> {
     pub pods: &'a [Pod],
     /// What the members' web API said this round (empty when not asked).
     pub members: &'a [MemberReport],
+    /// The app's components as the caches hold them (None: not tracked, e.g. a failed read).
+    pub linked: Option<&'a LinkedResources>,
     pub blocked: Option<Blocked>,
 }
 
@@ -212,6 +216,16 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
         members,
         conditions,
         python_packages: packages,
+        // As upstream: tracked only while members keep their static group membership (without
+        // it a restart rebalances anyway).
+        linked_resources: observed
+            .linked
+            .filter(|_| crate::names::static_group_membership(app))
+            .cloned(),
+        rebalance_required: observed
+            .linked
+            .filter(|_| crate::names::static_group_membership(app))
+            .map(|l| linked::rebalance_required(app.status.as_ref(), l)),
     }
 }
 

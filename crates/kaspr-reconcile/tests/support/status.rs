@@ -47,6 +47,7 @@ pub fn status_of(
         &Observed {
             hpa: None,
             members: &[],
+            linked: None,
             app,
             hash: Some(HASH),
             statefulset: sts,
