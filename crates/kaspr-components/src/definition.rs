@@ -104,28 +104,15 @@ const TOPIC_OUT: &[Field] = &[
     f("predicate", Null, Object(CODE)),
 ];
 
-/// An agent's operation names itself (required upstream, so never written as null).
-const AGENT_OPERATION: &[Field] = &[
-    f("name", Omit, Plain),
-    f("topicSend", Null, Object(TOPIC_OUT)),
-    f("map", Null, Object(CODE)),
-    f("filter", Null, Object(CODE)),
-    f("tables", EmptyList, ListOf(TABLE_REF)),
-];
-
-/// A web view's or task's operation (its name is optional upstream).
+/// An operation of any kind. Upstream's agent schema requires `name`, `pipeline` and
+/// `operations` where the web view's and task's default them; the typed specs require them for
+/// every kind, so one table serves all three.
 const OPERATION: &[Field] = &[
     f("name", Null, Plain),
     f("topicSend", Null, Object(TOPIC_OUT)),
     f("map", Null, Object(CODE)),
     f("filter", Null, Object(CODE)),
     f("tables", EmptyList, ListOf(TABLE_REF)),
-];
-
-const AGENT_PROCESSORS: &[Field] = &[
-    f("pipeline", Omit, Plain),
-    f("init", Null, Object(CODE)),
-    f("operations", Omit, ListOf(AGENT_OPERATION)),
 ];
 
 const PROCESSORS: &[Field] = &[
@@ -168,7 +155,7 @@ const AGENT: &[Field] = &[
         Omit,
         Object(&[f("topics", Null, ListOf(TOPIC_OUT))]),
     ),
-    f("processors", Null, Object(AGENT_PROCESSORS)),
+    f("processors", Null, Object(PROCESSORS)),
 ];
 
 const WINDOW: &[Field] = &[

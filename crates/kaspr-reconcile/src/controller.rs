@@ -433,6 +433,18 @@ pub(crate) async fn event(
     reason: &str,
     note: &str,
 ) {
+    publish(&ctx.recorder, &app.object_ref(&()), type_, reason, note).await;
+}
+
+/// Publishes an event on `regarding` (the note cut to 1,024 characters, the API's limit); a
+/// failure is only logged.
+pub(crate) async fn publish(
+    recorder: &Recorder,
+    regarding: &k8s_openapi::api::core::v1::ObjectReference,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
         type_,
         reason: reason.into(),
@@ -440,7 +452,7 @@ pub(crate) async fn event(
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+    if let Err(e) = recorder.publish(&event, regarding).await {
         tracing::warn!(error = %e, "publishing an event failed");
     }
 }

@@ -56,6 +56,19 @@ fn scene() -> Scene {
     }
 }
 
+/// The reasons of the next `n` events posted, sorted.
+async fn event_reasons(api: &mut Verifier, n: usize) -> Vec<String> {
+    let mut reasons = Vec::new();
+    for _ in 0..n {
+        let e = api
+            .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
+            .await;
+        reasons.push(e["reason"].as_str().unwrap_or_default().to_owned());
+    }
+    reasons.sort();
+    reasons
+}
+
 /// The status patch, answered with `a` as the API server would; returns the status sent.
 async fn status_of(api: &mut Verifier, a: &KasprAgent) -> Value {
     let reply = serde_json::to_value(a).expect("json");
@@ -174,15 +187,7 @@ async fn a_config_map_of_its_name_that_is_someone_elses_is_left_alone() {
             .contains("Deployment other")
     );
     assert_eq!(status.get("configMap"), None);
-    let mut reasons = Vec::new();
-    for _ in 0..2 {
-        let e = s
-            .api
-            .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
-            .await;
-        reasons.push(e["reason"].as_str().unwrap_or_default().to_owned());
-    }
-    reasons.sort();
+    let reasons = event_reasons(&mut s.api, 2).await;
     assert_eq!(reasons, ["AppNotFound", "NameConflict"]);
     s.api.nothing_more().await;
     task.await.expect("joins").expect("ok");
@@ -202,15 +207,7 @@ async fn a_refused_spec_applies_nothing_and_says_which_field() {
         message.contains("spec.processors.operations[0].map.python"),
         "{message}"
     );
-    let mut reasons = Vec::new();
-    for _ in 0..2 {
-        let e = s
-            .api
-            .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
-            .await;
-        reasons.push(e["reason"].as_str().unwrap_or_default().to_owned());
-    }
-    reasons.sort();
+    let reasons = event_reasons(&mut s.api, 2).await;
     assert_eq!(reasons, ["AppNotFound", "InvalidSpec"]);
     s.api.nothing_more().await;
     task.await.expect("joins").expect("ok");
@@ -228,11 +225,8 @@ async fn an_unlabelled_config_map_of_its_name_is_read_and_left_alone() {
         .await;
     let status = status_of(&mut s.api, &a).await;
     assert_eq!(status["conditions"][0]["reason"], "NameConflict");
-    for _ in 0..2 {
-        s.api
-            .expect(Method::POST, EVENTS_PATH, StatusCode::CREATED, Value::Null)
-            .await;
-    }
+    let reasons = event_reasons(&mut s.api, 2).await;
+    assert_eq!(reasons, ["AppNotFound", "NameConflict"]);
     s.api.nothing_more().await;
     task.await.expect("joins").expect("ok");
 }

@@ -34,12 +34,19 @@ mod tests {
         let port = free_port();
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
         let server = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().expect("a connection");
-            let mut request = [0u8; 256];
-            let n = conn.read(&mut request).expect("a request");
-            assert!(request[..n].starts_with(b"GET /healthz HTTP/1.0\r\n"));
-            conn.write_all(b"HTTP/1.0 503 Service Unavailable\r\n\r\nnot yet")
-                .expect("a reply");
+            // Another process on this machine probing a port it was once given may connect
+            // first: such a stranger is turned away, and the test's own GET is waited for.
+            loop {
+                let (mut conn, _) = listener.accept().expect("a connection");
+                let mut request = [0u8; 256];
+                let n = conn.read(&mut request).unwrap_or(0);
+                if request[..n].starts_with(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n") {
+                    conn.write_all(b"HTTP/1.0 503 Service Unavailable\r\n\r\nnot yet")
+                        .expect("a reply");
+                    return;
+                }
+                let _ = conn.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+            }
         });
         assert_eq!(
             http_get(port, "/healthz"),

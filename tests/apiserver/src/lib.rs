@@ -120,3 +120,18 @@ pub fn operator_binary() -> std::path::PathBuf {
     );
     bin
 }
+
+/// The `events.k8s.io/v1` Events of namespace `ns` (crdserver serves them as a stand-in).
+pub fn events_api(client: &Client, ns: &str) -> Api<kube::api::DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &kube::api::ApiResource {
+            group: "events.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "events.k8s.io/v1".into(),
+            kind: "Event".into(),
+            plural: "events".into(),
+        },
+    )
+}

@@ -11,7 +11,7 @@ use kaspr_apiserver_tests::{FIELD_MANAGER, KUBECONFIG_ENV, client_with_crd, oper
 use kaspr_test_support::net::{free_port, http_get};
 use kaspr_test_support::process::GroupChild;
 use kaspr_types::KasprApp;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 
 /// Seconds a leader not heard of is replaced after (the operator's `--lease-duration`).
 const LEASE_SECONDS: u64 = 5;
@@ -112,17 +112,7 @@ async fn one_replica_leads_and_a_killed_leader_is_replaced_within_the_lease_dura
     let lease = format!("kaspr-leader-test-{}", std::process::id());
     let app_name = format!("leader-{}", std::process::id());
     let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
-    let events: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        "default",
-        &ApiResource {
-            group: "events.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "events.k8s.io/v1".into(),
-            kind: "Event".into(),
-            plural: "events".into(),
-        },
-    );
+    let events: Api<DynamicObject> = kaspr_apiserver_tests::events_api(&client, "default");
     let apps: Api<KasprApp> = Api::namespaced(client.clone(), "default");
     let app = serde_json::json!({
         "apiVersion": "kaspr.io/v1alpha1", "kind": "KasprApp",

@@ -2,32 +2,14 @@
 //! cluster through KASPR_TEST_KUBECONFIG): it becomes ready, reconciles, says in the app's
 //! status and in an event what the API server refused, and serves metrics.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kaspr_apiserver_tests::{FIELD_MANAGER, KUBECONFIG_ENV, client_with_crd};
+use kaspr_apiserver_tests::{FIELD_MANAGER, KUBECONFIG_ENV, client_with_crd, operator_binary};
 use kaspr_test_support::net::{free_port, http_get};
 use kaspr_test_support::process::GroupChild;
 use kaspr_types::KasprApp;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
-
-/// The operator binary beside this test binary (target/<profile>/); `cargo xtask test` builds
-/// it first, so it is current.
-fn operator_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let bin = dir.join("kaspr-operator");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo xtask test`, or `cargo build -p kaspr-operator` first",
-        bin.display()
-    );
-    bin
-}
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 
 async fn wait_for<F, Fut>(what: &str, mut check: F)
 where
@@ -68,17 +50,7 @@ async fn crdserver_failure_is_visible(client: &kube::Client, apps: &Api<KasprApp
         },
     )
     .await;
-    let events: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        "default",
-        &ApiResource {
-            group: "events.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "events.k8s.io/v1".into(),
-            kind: "Event".into(),
-            plural: "events".into(),
-        },
-    );
+    let events: Api<DynamicObject> = kaspr_apiserver_tests::events_api(client, "default");
     wait_for("a Warning event ReadFailed", || async {
         events
             .list(&ListParams::default())

@@ -488,17 +488,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
         )
         .await;
     }
-    let events = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        NS,
-        &ApiResource {
-            group: "events.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "events.k8s.io/v1".into(),
-            kind: "Event".into(),
-            plural: "events".into(),
-        },
-    );
+    let events = kaspr_apiserver_tests::events_api(&client, NS);
     wait_for(
         "a RebalanceRequestFailed event with series.count 2",
         || async {
