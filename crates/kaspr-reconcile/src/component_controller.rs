@@ -364,9 +364,10 @@ pub fn controller<K: ComponentKind>(client: &Client, ns: Option<&str>) -> Contro
 pub async fn run<K: ComponentKind>(
     controller: Controller<K>,
     client: Client,
-    ns: Option<&str>,
+    ns: Option<String>,
     ctx: Arc<ComponentContext>,
 ) {
+    let ns = ns.as_deref();
     let controller = controller
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
     let components = controller.store();
@@ -376,7 +377,10 @@ pub async fn run<K: ComponentKind>(
         watcher::Config::default(),
     )
     .default_backoff()
-    .touched_objects();
+    .touched_objects()
+    // Errors kept out of the controller (see `controller::without_errors`); the app
+    // controller's own watch of KasprApps reports them.
+    .filter_map(|item| std::future::ready(item.ok().map(Ok)));
     controller
         .watches_stream(apps, move |app| {
             let ns = app.namespace();

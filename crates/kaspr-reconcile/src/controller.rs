@@ -591,15 +591,15 @@ async fn run_in(
         tables,
     ));
     let c = || client.clone();
-    let components = async {
-        futures::join!(
-            cc::run(agents, c(), ns, cctx.clone()),
-            cc::run(table_controller, c(), ns, cctx.clone()),
-            cc::run(webviews, c(), ns, cctx.clone()),
-            cc::run(tasks, c(), ns, cctx.clone()),
-            cc::run(joins, c(), ns, cctx.clone()),
-        );
-    };
+    // Each controller is its own task, so they run in parallel on the runtime's threads.
+    let owned = || namespace.clone();
+    let components = [
+        tokio::spawn(cc::run(agents, c(), owned(), cctx.clone())),
+        tokio::spawn(cc::run(table_controller, c(), owned(), cctx.clone())),
+        tokio::spawn(cc::run(webviews, c(), owned(), cctx.clone())),
+        tokio::spawn(cc::run(tasks, c(), owned(), cctx.clone())),
+        tokio::spawn(cc::run(joins, c(), owned(), cctx.clone())),
+    ];
     let all = watcher::Config::default;
     let statefulsets = cached(
         watcher(scoped::<StatefulSet>(&client, ns), all()),
@@ -623,22 +623,28 @@ async fn run_in(
     );
     let app_controller = controller
         .owns_stream(statefulsets)
-        .owns(scoped::<Service>(&client, ns), all())
+        .owns_stream(triggers(
+            watcher(scoped::<Service>(&client, ns), all()),
+            &errors,
+        ))
         // A component added, removed, or its ConfigMap holding a new definition (its status
         // says so): the app's pods mount them. ConfigMaps themselves are not watched.
         .watches_stream(
-            component_events::<KasprAgent>(&client, ns),
+            component_events::<KasprAgent>(&client, ns, &errors),
             app_of_component,
         )
         .watches_stream(
-            component_events::<KasprWebView>(&client, ns),
+            component_events::<KasprWebView>(&client, ns, &errors),
             app_of_component,
         )
         .watches_stream(
-            component_events::<KasprTable>(&client, ns),
+            component_events::<KasprTable>(&client, ns, &errors),
             app_of_component,
         )
-        .watches_stream(component_events::<KasprTask>(&client, ns), app_of_component)
+        .watches_stream(
+            component_events::<KasprTask>(&client, ns, &errors),
+            app_of_component,
+        )
         .owns_stream(pvcs)
         .owns_stream(hpas)
         .watches_stream(pods, |pod| {
@@ -664,7 +670,11 @@ async fn run_in(
             }
             std::future::ready(())
         });
-    futures::join!(app_controller, components);
+    let app_controller = tokio::spawn(app_controller);
+    for task in components {
+        let _ = task.await;
+    }
+    let _ = app_controller.await;
 }
 
 /// A burst of changes (`kubectl apply -f` of an app's components) is one reconcile, so one
@@ -675,6 +685,7 @@ const DEBOUNCE: Duration = Duration::from_secs(1);
 fn component_events<K>(
     client: &Client,
     ns: Option<&str>,
+    errors: &WatchErrors,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -685,12 +696,13 @@ where
         + serde::de::DeserializeOwned
         + 'static,
 {
-    watcher(
-        scoped::<PartialObjectMeta<K>>(client, ns),
-        watcher::Config::default(),
+    triggers(
+        watcher(
+            scoped::<PartialObjectMeta<K>>(client, ns),
+            watcher::Config::default(),
+        ),
+        errors,
     )
-    .default_backoff()
-    .touched_objects()
 }
 
 /// The app a component belongs to: its `kaspr.io/app` label.
@@ -764,6 +776,36 @@ where
         .reflect(writer)
         .inspect(move |item| errors.record(&kind, item))
         .touched_objects()
+        .filter_map(without_errors)
+}
+
+/// A trigger stream without its errors (they are recorded and logged where the stream is made):
+/// kube-runtime splits a controller's triggers into objects and errors with a lock-step peek,
+/// and an error at the head while the controller waits for its own cache was seen to stall it
+/// until some timer woke it (minutes, with watches failing under backoff; reproduced on
+/// crdserver, where the core API's watches fail).
+fn without_errors<K>(
+    item: Result<K, watcher::Error>,
+) -> std::future::Ready<Option<Result<K, watcher::Error>>> {
+    std::future::ready(item.ok().map(Ok))
+}
+
+/// A watch whose events only trigger reconciles (no cache): its errors are recorded in
+/// `errors` (logs and /readyz) and kept out of the controller.
+fn triggers<K>(
+    events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    errors: &WatchErrors,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    let kind = K::kind(&()).into_owned();
+    let errors = errors.clone();
+    events
+        .default_backoff()
+        .inspect(move |item| errors.record(&kind, item))
+        .touched_objects()
+        .filter_map(without_errors)
 }
 
 #[cfg(test)]
