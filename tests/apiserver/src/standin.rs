@@ -13,10 +13,13 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use kaspr_components::{KasprAgent, KasprJoin, KasprTable, KasprTask, KasprWebView};
 use kaspr_test_support::net::{free_port, http_get};
 use kaspr_test_support::process::GroupChild;
+use kaspr_types::KasprApp;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Client, Config, Resource};
 use serde_json::Value;
 
 use crate::KUBECONFIG_ENV;
@@ -324,5 +327,53 @@ where
             context()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Kind `K` in namespace `ns`, as dynamic objects (the tests apply manifests as JSON).
+pub fn api<K: Resource<DynamicType = ()>>(client: &Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &ApiResource::erase::<K>(&()))
+}
+
+/// Server-side applies `doc` through `api` as the tests' field manager.
+pub async fn apply(api: &Api<DynamicObject>, doc: &Value) {
+    let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+    api.patch(
+        name,
+        &PatchParams::apply(crate::FIELD_MANAGER).force(),
+        &Patch::Apply(doc),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("applying {} {name}: {e}", doc["kind"]));
+}
+
+/// Deletes every KasprApp and component in `ns` (an earlier run against the same crdserver may
+/// have left some) and waits until they are gone.
+pub async fn clear_namespace(client: &Client, ns: &str) {
+    let apis = [
+        api::<KasprApp>(client, ns),
+        api::<KasprAgent>(client, ns),
+        api::<KasprTable>(client, ns),
+        api::<KasprWebView>(client, ns),
+        api::<KasprTask>(client, ns),
+        api::<KasprJoin>(client, ns),
+    ];
+    for api in &apis {
+        let _ = api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await;
+    }
+    for api in &apis {
+        wait_for(
+            "the objects an earlier run left to go",
+            || async {
+                api.list(&ListParams::default())
+                    .await
+                    .ok()
+                    .filter(|l| l.items.is_empty())
+            },
+            || format!("objects left in namespace {ns} cannot be deleted"),
+        )
+        .await;
     }
 }

@@ -12,14 +12,15 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kaspr_apiserver_tests::standin::{self, Operator, StandIn, wait_for};
+use kaspr_apiserver_tests::standin::{
+    self, Operator, StandIn, api, apply, clear_namespace, wait_for,
+};
 use kaspr_apiserver_tests::{FIELD_MANAGER, client_with_component_crds};
 use kaspr_components::{Component, KasprAgent, KasprJoin, KasprTable};
 use kaspr_reconcile::build::components::config_map;
 use kaspr_reconcile::names::RESOURCE_HASH_ANNOTATION;
 use kaspr_types::KasprApp;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::{Client, Resource};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -69,21 +70,6 @@ fn python(version: u32) -> String {
 }
 
 /// The API of a kind of [`NS`] (apps and components through the stand-in to crdserver).
-fn api<K: Resource<DynamicType = ()>>(client: &Client) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), NS, &ApiResource::erase::<K>(&()))
-}
-
-async fn apply(api: &Api<DynamicObject>, doc: &Value) {
-    let name = doc["metadata"]["name"].as_str().unwrap_or_default();
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(doc),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("applying {} {name}: {e}", doc["kind"]));
-}
-
 /// The stored object as JSON (status included), None when it does not exist.
 async fn stored(api: &Api<DynamicObject>, name: &str) -> Option<Value> {
     let object = api.get_opt(name).await.ok()??;
@@ -234,35 +220,6 @@ fn as_applied(stored: &Value) -> Value {
     })
 }
 
-/// Deletes every app and component in [`NS`] (an earlier run against the same crdserver may have
-/// left some) and waits until they are gone.
-async fn clear_namespace(client: &Client) {
-    let apis = [
-        api::<KasprApp>(client),
-        api::<KasprAgent>(client),
-        api::<KasprTable>(client),
-        api::<KasprJoin>(client),
-    ];
-    for api in &apis {
-        let _ = api
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-    }
-    for api in &apis {
-        wait_for(
-            "the objects an earlier run left to go",
-            || async {
-                api.list(&ListParams::default())
-                    .await
-                    .ok()
-                    .filter(|l| l.items.is_empty())
-            },
-            || format!("objects left in namespace {NS} cannot be deleted"),
-        )
-        .await;
-    }
-}
-
 /// Changes of the ConfigMap's hash and the StatefulSet's generation and AGENTS_HASH as seen
 /// every 50 ms, with the time since `start`: what the debounce merged, shown when it fails.
 fn watch_timeline(
@@ -305,7 +262,7 @@ async fn components_reach_the_app_and_a_burst_of_edits_rolls_it_once() {
     drop(crd_client);
     let standin = StandIn::start(&standin::crdserver_kubeconfig());
     let client = standin.client().await;
-    clear_namespace(&client).await;
+    clear_namespace(&client, NS).await;
     let lease = format!("kaspr-components-e2e-{}", std::process::id());
     let operator = Operator::start(
         &standin.kubeconfig(),
@@ -321,8 +278,8 @@ async fn components_reach_the_app_and_a_burst_of_edits_rolls_it_once() {
     )
     .await;
     let log = || format!("--- operator log (tail):\n{}", operator.log_tail(40));
-    let agents = api::<KasprAgent>(&client);
-    let apps = api::<KasprApp>(&client);
+    let agents = api::<KasprAgent>(&client, NS);
+    let apps = api::<KasprApp>(&client, NS);
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
     let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
 
@@ -545,8 +502,8 @@ async fn components_reach_the_app_and_a_burst_of_edits_rolls_it_once() {
     .await;
 
     // (e) A join whose right table does not exist: Ready=False TableNotFound.
-    let tables = api::<KasprTable>(&client);
-    let joins = api::<KasprJoin>(&client);
+    let tables = api::<KasprTable>(&client, NS);
+    let joins = api::<KasprJoin>(&client, NS);
     apply(
         &tables,
         &json!({
@@ -595,5 +552,5 @@ async fn components_reach_the_app_and_a_burst_of_edits_rolls_it_once() {
         operator.log_tail(40)
     );
     // Nothing left for the tests after this one (the operator watches every namespace).
-    clear_namespace(&client).await;
+    clear_namespace(&client, NS).await;
 }

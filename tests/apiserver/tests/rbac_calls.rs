@@ -18,12 +18,14 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
-use kaspr_apiserver_tests::standin::{self, Operator, StandIn, TEST_USER_AGENT, wait_for};
+use kaspr_apiserver_tests::standin::{
+    self, Operator, StandIn, TEST_USER_AGENT, api, apply, clear_namespace, wait_for,
+};
 use kaspr_apiserver_tests::{FIELD_MANAGER, client_with_component_crds};
 use kaspr_components::{KasprAgent, KasprJoin, KasprTable, KasprTask, KasprWebView};
 use kaspr_types::KasprApp;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::{Client, Resource, ResourceExt};
+use kube::ResourceExt;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -242,21 +244,6 @@ fn with_creates_by_apply(mut calls: Vec<Call>) -> Vec<Call> {
     calls
 }
 
-fn api<K: Resource<DynamicType = ()>>(client: &Client) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), NS, &ApiResource::erase::<K>(&()))
-}
-
-async fn apply(api: &Api<DynamicObject>, doc: &Value) {
-    let name = doc["metadata"]["name"].as_str().unwrap_or_default();
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(doc),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("applying {} {name}: {e}", doc["kind"]));
-}
-
 async fn merge(api: &Api<DynamicObject>, name: &str, patch: Value) {
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
@@ -288,37 +275,6 @@ fn map(entrypoint: &str) -> Value {
            "python": format!("def {entrypoint}(value):\n    return value\n")})
 }
 
-/// Deletes every app and component in [`NS`] (left by an earlier run on the same crdserver) and
-/// waits until they are gone.
-async fn clear_namespace(client: &Client) {
-    let apis = [
-        api::<KasprApp>(client),
-        api::<KasprAgent>(client),
-        api::<KasprTable>(client),
-        api::<KasprWebView>(client),
-        api::<KasprTask>(client),
-        api::<KasprJoin>(client),
-    ];
-    for api in &apis {
-        let _ = api
-            .delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await;
-    }
-    for api in &apis {
-        wait_for(
-            "the objects an earlier run left to go",
-            || async {
-                api.list(&ListParams::default())
-                    .await
-                    .ok()
-                    .filter(|l| l.items.is_empty())
-            },
-            || format!("objects left in namespace {NS} cannot be deleted"),
-        )
-        .await;
-    }
-}
-
 #[tokio::test]
 async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
     let rbac_file = standin::workspace_root().join("deploy/rbac.yaml");
@@ -331,7 +287,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
     let crds = client_with_component_crds().await;
     let standin = StandIn::start(&standin::crdserver_kubeconfig());
     let client = standin.client().await;
-    clear_namespace(&client).await;
+    clear_namespace(&client, NS).await;
     let lease = format!("kaspr-operator-rbac-{}", std::process::id());
     let operator = Operator::start(
         &standin.kubeconfig(),
@@ -347,7 +303,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
     )
     .await;
     let log = || format!("--- operator log (tail):\n{}", operator.log_tail(40));
-    let apps = api::<KasprApp>(&client);
+    let apps = api::<KasprApp>(&client, NS);
     let sts: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
@@ -395,7 +351,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
         |op: &str| json!({"pipeline": [op], "operations": [{"name": op, "map": map(op)}]});
     let components = [
         (
-            api::<KasprAgent>(&client),
+            api::<KasprAgent>(&client, NS),
             component(
                 "KasprAgent",
                 "greeter",
@@ -403,7 +359,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
             ),
         ),
         (
-            api::<KasprTable>(&client),
+            api::<KasprTable>(&client, NS),
             component(
                 "KasprTable",
                 "orders",
@@ -411,7 +367,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
             ),
         ),
         (
-            api::<KasprTable>(&client),
+            api::<KasprTable>(&client, NS),
             component(
                 "KasprTable",
                 "products",
@@ -419,7 +375,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
             ),
         ),
         (
-            api::<KasprWebView>(&client),
+            api::<KasprWebView>(&client, NS),
             component(
                 "KasprWebView",
                 "stats",
@@ -427,7 +383,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
             ),
         ),
         (
-            api::<KasprTask>(&client),
+            api::<KasprTask>(&client, NS),
             component(
                 "KasprTask",
                 "report",
@@ -435,7 +391,7 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
             ),
         ),
         (
-            api::<KasprJoin>(&client),
+            api::<KasprJoin>(&client, NS),
             component(
                 "KasprJoin",
                 "orders-products",
@@ -645,5 +601,5 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
         show(unexplained),
         show(used_after_all)
     );
-    clear_namespace(&client).await;
+    clear_namespace(&client, NS).await;
 }
