@@ -4,7 +4,7 @@
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPolicy};
 
-use crate::build::{Child, Desired, Orphan, StorageChange};
+use crate::build::{Child, Desired, Orphan, Replacement};
 use crate::error::Error;
 use crate::ownership::KnownChildren;
 use kaspr_types::KasprApp;
@@ -30,7 +30,7 @@ pub(crate) async fn apply_all(
     if !rollout {
         return Ok(());
     }
-    match &desired.storage_change {
+    match &desired.replacement {
         Some(change) => replace_statefulset(client, ns, change).await?,
         None => {
             for child in children.iter().filter(|c| c.rollout) {
@@ -51,13 +51,9 @@ pub(crate) struct Owner<'a> {
     pub known: &'a KnownChildren,
 }
 
-/// A changed claim template: grow the claims, then delete the StatefulSet and leave its pods
+/// A changed immutable field: grow the claims, then delete the StatefulSet and leave its pods
 /// running; the next reconcile (the deletion is a watch event) creates the new one.
-async fn replace_statefulset(
-    client: &Client,
-    ns: &str,
-    change: &StorageChange,
-) -> Result<(), Error> {
+async fn replace_statefulset(client: &Client, ns: &str, change: &Replacement) -> Result<(), Error> {
     for claim in &change.resizes {
         apply(client, ns, &Child::of(claim)).await?;
     }
@@ -65,7 +61,8 @@ async fn replace_statefulset(
     tracing::info!(
         statefulset = %change.statefulset.name,
         resized = change.resizes.len(),
-        "the claim template changed: the StatefulSet is replaced, its pods keep running"
+        "{}: the StatefulSet is replaced, its pods keep running",
+        change.reason
     );
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! A changed `storage` (size, class, a claim where there was none): the claims grow first, then
+//! A changed `storage` (size, class, a claim where there was none) or a `serviceName` from before
+//! upstream 0.8: the claims grow first, then
 //! the StatefulSet is deleted leaving its pods running, and the next reconcile creates it anew
 //! (as upstream does). Pure builder cases first, then the API calls against the mock server.
 
@@ -53,7 +54,7 @@ fn a_bigger_size_grows_every_claim_and_replaces_the_statefulset() {
         ..NONE
     };
     let d = build(&app_with_storage("2Gi"), &existing).expect("builds");
-    let change = d.storage_change.expect("the claim template changed");
+    let change = d.replacement.expect("the claim template changed");
     assert_eq!(change.statefulset.name, "orders-app");
     assert_eq!(change.statefulset.uid.as_deref(), Some("sts-uid"));
     let resized: Vec<(Option<String>, Value)> = change
@@ -74,11 +75,11 @@ fn a_bigger_size_grows_every_claim_and_replaces_the_statefulset() {
     );
 
     let same = build(&app_with_storage("1Gi"), &existing).expect("builds");
-    assert!(same.storage_change.is_none(), "nothing changed");
+    assert!(same.replacement.is_none(), "nothing changed");
     assert!(
         build(&app_with_storage("2Gi"), &NONE)
             .expect("builds")
-            .storage_change
+            .replacement
             .is_none()
     );
 }
@@ -95,9 +96,41 @@ fn a_claim_where_there_was_an_empty_dir_replaces_the_statefulset_without_resizes
     };
     let change = build(&app_with_storage("1Gi"), &existing)
         .expect("builds")
-        .storage_change
+        .replacement
         .expect("a claim template appears");
     assert!(change.resizes.is_empty());
+}
+
+#[test]
+fn a_statefulset_from_before_upstream_0_8_is_replaced_for_its_service_name() {
+    // Upstream before 0.8 pointed `serviceName` at the app's API Service (`orders`); the field
+    // cannot change, so the StatefulSet is replaced as upstream 0.8 migrated it.
+    let app = app_with_storage("1Gi");
+    let mut old = stored(&app);
+    if let Some(spec) = old.spec.as_mut() {
+        spec.service_name = Some("orders".into());
+    }
+    let existing = Existing {
+        statefulset: Some(&old),
+        ..NONE
+    };
+    let change = build(&app, &existing)
+        .expect("builds")
+        .replacement
+        .expect("the service name differs");
+    assert_eq!(
+        change.reason,
+        kaspr_reconcile::build::ReplaceReason::ServiceName("orders".into())
+    );
+    assert_eq!(change.statefulset.uid.as_deref(), Some("sts-uid"));
+    assert!(change.resizes.is_empty());
+
+    let current = stored(&app);
+    let same = Existing {
+        statefulset: Some(&current),
+        ..NONE
+    };
+    assert!(build(&app, &same).expect("builds").replacement.is_none());
 }
 
 #[tokio::test]

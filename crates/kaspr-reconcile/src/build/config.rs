@@ -191,15 +191,24 @@ fn sasl(app: &KasprApp) -> Option<&KafkaAuthentication> {
         .filter(|a| a.kind != KafkaAuthenticationType::Plain || a.username.is_some())
 }
 
-fn settings(app: &KasprApp) -> BTreeMap<String, String> {
-    let mut data: BTreeMap<String, String> = app
+/// The settings in upstream's order: the config keys (known ones in its schema's order, then
+/// the others), then the operator's keys not already there. The kaspr container's variables
+/// come in this order, as upstream lists them, so a taken-over pod template is unchanged.
+/// A later value for a name already listed replaces it in place, as a Python dict update does.
+fn settings(app: &KasprApp) -> Vec<(String, String)> {
+    let mut entries = Entries::default();
+    let config = app
         .spec
         .config
         .iter()
         .flatten()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (env_name(k), env_value(k, v)))
-        .collect();
+        .filter(|(_, v)| !v.is_null());
+    let (known_keys, other_keys): (Vec<_>, Vec<_>) = config.partition(|(k, _)| known(k).is_some());
+    let mut known_keys = known_keys;
+    known_keys.sort_by_key(|(k, _)| KNOWN_KEYS.iter().position(|(known, _)| known == k));
+    for (k, v) in known_keys.into_iter().chain(other_keys) {
+        entries.set(env_name(k), env_value(k, v));
+    }
     let sasl = sasl(app);
     let tls = app.spec.tls.is_some();
     let protocol = match (sasl.is_some(), tls) {
@@ -208,41 +217,93 @@ fn settings(app: &KasprApp) -> BTreeMap<String, String> {
         (true, false) => "SASL_PLAINTEXT",
         (true, true) => "SASL_SSL",
     };
-    data.insert("K_APP_NAME".into(), names::component(app));
-    data.insert(
+    entries.set("K_APP_NAME".into(), names::component(app));
+    entries.set(
         "K_KAFKA_BOOTSTRAP_SERVERS".into(),
         app.spec.bootstrap_servers.clone(),
     );
-    data.insert("K_KAFKA_SECURITY_PROTOCOL".into(), protocol.into());
+    entries.set("K_KAFKA_SECURITY_PROTOCOL".into(), protocol.into());
     if let Some(auth) = sasl {
         let mechanism = match auth.kind {
             KafkaAuthenticationType::Plain => "PLAIN",
             KafkaAuthenticationType::ScramSha256 => "SCRAM-SHA-256",
             KafkaAuthenticationType::ScramSha512 => "SCRAM-SHA-512",
         };
-        data.insert("K_KAFKA_SASL_MECHANISM".into(), mechanism.into());
+        entries.set("K_KAFKA_SASL_MECHANISM".into(), mechanism.into());
         if let Some(user) = &auth.username {
-            data.insert("K_KAFKA_AUTH_USERNAME".into(), user.clone());
+            entries.set("K_KAFKA_AUTH_USERNAME".into(), user.clone());
         }
     }
-    data.insert("K_WEB_PORT".into(), web_port(app).to_string());
-    data.insert("K_DATA_DIR".into(), DATA_DIR.into());
-    data.insert("K_TABLE_DIR".into(), table_dir(app));
-    data.insert("K_DEFINITIONS_DIR".into(), DEFINITIONS_DIR.into());
-    data
+    entries.set("K_WEB_PORT".into(), web_port(app).to_string());
+    entries.set("K_DATA_DIR".into(), DATA_DIR.into());
+    entries.set("K_TABLE_DIR".into(), table_dir(app));
+    entries.set("K_DEFINITIONS_DIR".into(), DEFINITIONS_DIR.into());
+    entries.0
+}
+
+/// Settings in insertion order, each name once.
+#[derive(Default)]
+struct Entries(Vec<(String, String)>);
+
+impl Entries {
+    fn set(&mut self, name: String, value: String) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
 }
 
 pub fn config_map(app: &KasprApp) -> ConfigMap {
     ConfigMap {
         metadata: metadata(app, names::config_map(app)),
-        data: Some(settings(app)),
+        data: Some(settings(app).into_iter().collect()),
         ..Default::default()
     }
 }
 
-/// First 16 hex characters of the sha256 of the ConfigMap's data: a changed setting rolls the pods.
+/// `CONFIG_HASH`: the hash of the ConfigMap's data, computed as upstream does (`compute_hash`:
+/// the data as JSON with sorted keys, its unsigned 128-bit murmur3 in decimal, the first 16 hex
+/// of that text's sha256), so a taken-over app keeps its value and its pods do not roll.
 pub fn config_hash(cm: &ConfigMap) -> String {
-    short_hash(&serde_json::to_string(&cm.data).unwrap_or_default())
+    let data = cm.data.clone().unwrap_or_default();
+    let json = python_json(&data);
+    let murmur = murmur3::murmur3_x64_128(&mut json.as_bytes(), 0).unwrap_or_default();
+    short_hash(&murmur.to_string())
+}
+
+/// `json.dumps` of a map of strings as Python writes it: `", "` and `": "` between items, and
+/// every character outside ASCII escaped (`ensure_ascii`).
+fn python_json(data: &BTreeMap<String, String>) -> String {
+    let items: Vec<String> = data
+        .iter()
+        .map(|(k, v)| format!("{}: {}", python_json_str(k), python_json_str(v)))
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+fn python_json_str(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// First 16 hex characters of the sha256 of `text`.
@@ -262,13 +323,12 @@ fn value(name: &str, v: String) -> EnvVar {
     }
 }
 
-/// The kaspr container's environment before packages and the user's template are added.
-pub fn kaspr_env(app: &KasprApp, cm: &ConfigMap) -> Vec<EnvVar> {
+/// The kaspr container's settings variables: the ConfigMap's keys, the Kafka password and the
+/// static member id (upstream's order; `PYTHONPATH` comes next, then [`identity_env`]).
+pub fn settings_env(app: &KasprApp) -> Vec<EnvVar> {
     let cm_name = names::config_map(app);
-    let mut env: Vec<EnvVar> = cm
-        .data
-        .iter()
-        .flatten()
+    let mut env: Vec<EnvVar> = settings(app)
+        .into_iter()
         .map(|(key, _)| EnvVar {
             name: key.clone(),
             value_from: Some(EnvVarSource {
@@ -303,11 +363,16 @@ pub fn kaspr_env(app: &KasprApp, cm: &ConfigMap) -> Vec<EnvVar> {
             ..Default::default()
         });
     }
-    env.push(EnvVar {
+    env
+}
+
+/// The pod's own name and address, and the settings' hash.
+pub fn identity_env(app: &KasprApp, cm: &ConfigMap) -> Vec<EnvVar> {
+    let mut env = vec![EnvVar {
         name: "POD_NAME".into(),
         value_from: field_ref("metadata.name"),
         ..Default::default()
-    });
+    }];
     let ns = app.namespace().unwrap_or_else(|| "default".into());
     env.push(value(
         "K_WEB_HOST",
@@ -336,6 +401,29 @@ mod tests {
         assert_eq!(env_name("topic_partitions"), "K_TOPIC_PARTITIONS");
         assert_eq!(env_name("fooBar"), "K_FOOBAR");
         assert_eq!(env_name("auto.offset.reset"), "K_AUTO.OFFSET.RESET");
+    }
+
+    #[test]
+    fn config_hash_is_upstreams_for_quotes_controls_and_non_ascii() {
+        // Expected value from upstream's `compute_hash` (mmh3 5.1.0, jsonpickle) on this data.
+        let data = [
+            ("K_A", "say \"hi\"\\ \n\t\u{7f}"),
+            ("K_B", "x\u{e9} \u{1F600}"),
+            ("K_C", "/path"),
+        ];
+        let cm = ConfigMap {
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            python_json(cm.data.as_ref().expect("data")),
+            r#"{"K_A": "say \"hi\"\\ \n\t\u007f", "K_B": "x\u00e9 \ud83d\ude00", "K_C": "/path"}"#
+        );
+        assert_eq!(config_hash(&cm), "a6c7e1e295a1b8ca");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use packages::{
     GCS_KEY_FILE, GCS_KEY_MOUNT, GCS_KEY_VOLUME, LIVE_HASHES_KEY, LIVE_MOUNT, SITE_LINK,
     script_paths,
 };
-pub use storage::StorageChange;
+pub use storage::{ReplaceReason, Replacement};
 
 use crate::error::Error;
 use crate::names;
@@ -54,7 +54,7 @@ pub struct Desired {
     /// Children that exist and are this app's but that the spec no longer asks for.
     pub orphans: Vec<Orphan>,
     /// When the claim template changes: what replaces the StatefulSet (None: it is applied).
-    pub storage_change: Option<StorageChange>,
+    pub replacement: Option<Replacement>,
 }
 
 /// What already exists in the cluster and shapes the desired objects. `Existing::default()` is
@@ -113,7 +113,7 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
             .as_ref()
             .map(|(_, hash, _)| live::live_set_config_map(app, hash, existing.pods)),
         orphans: orphans::orphans(app, existing),
-        storage_change: storage::change(app, &statefulset, existing),
+        replacement: storage::change(app, &statefulset, existing),
         hpa: hpa::hpa(app),
         config_map,
         statefulset,
@@ -166,7 +166,7 @@ impl Desired {
             packages_pvc,
             live_set,
             orphans,
-            storage_change: _,
+            replacement: _,
         } = self;
         let mut children = vec![
             Child::of(service_account),

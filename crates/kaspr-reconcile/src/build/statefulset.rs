@@ -166,7 +166,8 @@ fn kaspr_container(app: &KasprApp, attached: &[Attached], image: &str) -> Contai
     }
 }
 
-/// Operator variables, then packages variables, then the user's (minus those we own).
+/// Operator variables in upstream's order (so a taken-over pod template is unchanged), then the
+/// user's (minus those we own).
 fn main_env(
     app: &KasprApp,
     cm: &ConfigMap,
@@ -180,10 +181,13 @@ fn main_env(
         .and_then(|t| t.kaspr_container.as_ref())
         .map(|t| t.env.clone())
         .unwrap_or_default();
-    let mut env = config::kaspr_env(app, cm);
+    let mut env = config::settings_env(app);
+    if pkgs.is_some() {
+        env.push(packages::pythonpath(&user));
+    }
+    env.extend(config::identity_env(app, cm));
     env.extend(components::hash_env(attached));
     if let Some(p) = pkgs {
-        env.push(packages::pythonpath(&user));
         env.push(EnvVar {
             name: "PACKAGES_HASH".into(),
             value: Some(p.hash.to_owned()),

@@ -11,6 +11,10 @@
 //! the new size first (so a class that cannot expand fails before anything is deleted), then
 //! the StatefulSet is deleted leaving its pods running (`propagationPolicy: Orphan`), and the
 //! next reconcile creates it anew; it adopts the running pods by its selector.
+//!
+//! The same replacement migrates a StatefulSet from before upstream 0.8, whose `serviceName`
+//! (also immutable) is not the headless Service `<name>-app`, as upstream's
+//! `statefulset_needs_migrations` does.
 
 use std::collections::BTreeMap;
 
@@ -28,21 +32,43 @@ use super::pvc::quantity_bytes;
 use super::{Existing, Orphan};
 use crate::names;
 
-/// What replaces a StatefulSet whose claim template changed.
+/// What replaces a StatefulSet whose immutable fields must change.
 #[derive(Clone, Debug, PartialEq)]
-pub struct StorageChange {
+pub struct Replacement {
+    pub reason: ReplaceReason,
     /// Existing claims with their new (larger) size, applied first.
     pub resizes: Vec<PersistentVolumeClaim>,
     /// The StatefulSet to delete, leaving its pods.
     pub statefulset: Orphan,
 }
 
-/// The change `desired` needs over the existing StatefulSet, if its claim template differs.
+/// Which immutable field differs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplaceReason {
+    /// The spec asks for another claim.
+    ClaimTemplate,
+    /// A StatefulSet from before upstream 0.8 names another Service (the one given here).
+    ServiceName(String),
+}
+
+impl std::fmt::Display for ReplaceReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClaimTemplate => f.write_str("the claim template changed"),
+            Self::ServiceName(old) => write!(
+                f,
+                "the StatefulSet names Service {old:?}, from before upstream 0.8"
+            ),
+        }
+    }
+}
+
+/// The replacement `desired` needs over the existing StatefulSet, if an immutable field differs.
 pub fn change(
     app: &KasprApp,
     desired: &StatefulSet,
     existing: &Existing<'_>,
-) -> Option<StorageChange> {
+) -> Option<Replacement> {
     let current = existing.statefulset?;
     let templates = |s: &StatefulSet| {
         s.spec
@@ -51,12 +77,19 @@ pub fn change(
             .unwrap_or_default()
     };
     let (now, wanted) = (templates(current), templates(desired));
-    let same = now.len() == wanted.len() && now.iter().zip(&wanted).all(|(a, b)| same_claim(a, b));
-    if same || current.metadata.deletion_timestamp.is_some() {
+    if current.metadata.deletion_timestamp.is_some() {
         return None;
     }
+    let service = |s: &StatefulSet| s.spec.as_ref().and_then(|s| s.service_name.clone());
+    let same = now.len() == wanted.len() && now.iter().zip(&wanted).all(|(a, b)| same_claim(a, b));
+    let reason = match service(current) {
+        _ if !same => ReplaceReason::ClaimTemplate,
+        Some(old) if Some(&old) != service(desired).as_ref() => ReplaceReason::ServiceName(old),
+        _ => return None,
+    };
     let size = wanted.first().and_then(requested);
-    Some(StorageChange {
+    Some(Replacement {
+        reason,
         resizes: existing
             .table_claims
             .iter()
