@@ -144,6 +144,11 @@ fn run(
         .build()?
         .block_on(async move {
             telemetry::init_logging();
+            // Before anything starts: a setting that cannot be used is one clear line.
+            let mut settings = kaspr_reconcile::Settings::from_env()?;
+            if let Some(list) = namespaces {
+                settings.namespaces = kaspr_reconcile::parse_namespaces(list);
+            }
             // First, so a port in use ends the process at once with one clear line.
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -160,10 +165,6 @@ fn run(
                     tracing::info!(%listen, "kaspr-operator started");
                     if let Some(elector) = elector.as_mut() {
                         elector.acquire().await;
-                    }
-                    let mut settings = kaspr_reconcile::Settings::from_env();
-                    if let Some(list) = namespaces {
-                        settings.namespaces = kaspr_reconcile::parse_namespaces(list);
                     }
                     match settings.namespaces.as_slice() {
                         [] => tracing::info!("watching every namespace"),

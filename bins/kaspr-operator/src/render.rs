@@ -156,7 +156,8 @@ pub fn render_app(value: Value, components: &[Component]) -> Result<String, Stri
         .namespace
         .get_or_insert_with(|| "default".into());
     // Offline: no Secret is read, so a missing one cannot be known here.
-    let validated = validate(&app, None, &Settings::from_env()).map_err(|errors| {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let validated = validate(&app, None, &settings).map_err(|errors| {
         let lines: Vec<String> = errors.0.iter().map(|e| format!("  {e}")).collect();
         format!("KasprApp {name} is invalid:\n{}", lines.join("\n"))
     })?;

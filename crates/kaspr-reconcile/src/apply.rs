@@ -1,11 +1,15 @@
 //! The `apply` stage: server-side apply of every child (one field manager, forcing conflicts),
 //! then the deletion of the orphans — children the spec no longer asks for.
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, Preconditions, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
+};
 
 use crate::build::{Child, Desired, Orphan, Replacement};
 use crate::error::Error;
+use crate::names::FIELD_MANAGER;
 use crate::ownership::KnownChildren;
 use kaspr_types::KasprApp;
 
@@ -36,6 +40,9 @@ pub(crate) async fn apply_all(
             for child in children.iter().filter(|c| c.rollout) {
                 apply(client, ns, child).await?;
             }
+            if let Some(replicas) = desired.initial_replicas {
+                start_replicas(client, ns, &desired.statefulset, replicas).await?;
+            }
         }
     }
     for orphan in orphans {
@@ -64,6 +71,33 @@ async fn replace_statefulset(client: &Client, ns: &str, change: &Replacement) ->
         "{}: the StatefulSet is replaced, its pods keep running",
         change.reason
     );
+    Ok(())
+}
+
+/// Sets the replicas of an app scaled up from zero (`INITIAL_MAX_REPLICAS`). A merge patch, not
+/// part of the apply: a field the apply owned and then leaves out is reset to its default (1),
+/// while a value written this way stays until the HorizontalPodAutoscaler changes it.
+async fn start_replicas(
+    client: &Client,
+    ns: &str,
+    statefulset: &StatefulSet,
+    replicas: i32,
+) -> Result<(), Error> {
+    let name = statefulset.metadata.name.clone().unwrap_or_default();
+    let api = Api::<StatefulSet>::namespaced(client.clone(), ns);
+    let params = PatchParams {
+        field_manager: Some(format!("{FIELD_MANAGER}-ramp")),
+        ..PatchParams::default()
+    };
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    api.patch(&name, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::Apply {
+            kind: "StatefulSet",
+            name: name.clone(),
+            source,
+        })?;
+    tracing::info!(statefulset = %name, replicas, "scaled up from zero: starting with {replicas} pods (INITIAL_MAX_REPLICAS)");
     Ok(())
 }
 

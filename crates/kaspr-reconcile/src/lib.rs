@@ -27,6 +27,7 @@ pub use controller::{Context, run};
 pub use error::Error;
 pub use observe::WatchErrors;
 pub use settings::{
-    HungMembers, IMAGE_REGISTRY_ENV, Settings, WATCH_NAMESPACES_ENV, parse_namespaces,
+    HungMembers, IMAGE_REGISTRY_ENV, Ramp, SettingError, Settings, WATCH_NAMESPACES_ENV,
+    parse_namespaces,
 };
 pub use validate::{ValidatedApp, validate};

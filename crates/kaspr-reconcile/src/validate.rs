@@ -13,7 +13,7 @@ use kaspr_hash::PackagesHash;
 use kaspr_types::{FieldError, KasprApp, PythonPackagesSpec, ValidationErrors};
 
 use crate::observe::SecretKeys;
-use crate::settings::Settings;
+use crate::settings::{Ramp, Settings};
 use crate::status::Blocked;
 
 /// An app that passed validation, with what validation computed.
@@ -25,6 +25,7 @@ pub struct ValidatedApp<'a> {
     packages: Option<ValidatedPackages<'a>>,
     secret_problem: Option<Blocked>,
     warnings: Vec<String>,
+    ramp: Ramp,
 }
 
 /// A valid `spec.pythonPackages`, its hash and its requirements in canonical form.
@@ -38,6 +39,11 @@ pub struct ValidatedPackages<'a> {
 impl<'a> ValidatedApp<'a> {
     pub fn app(&self) -> &'a KasprApp {
         self.app
+    }
+
+    /// How the app's pods are started (the operator's settings).
+    pub fn ramp(&self) -> Ramp {
+        self.ramp
     }
 
     /// The image of the kaspr container (and the install init container).
@@ -109,6 +115,7 @@ pub fn validate<'a>(
         secret_problem: secrets.and_then(|seen| secret_problem(app, seen)),
         packages,
         warnings: app.spec.warnings(),
+        ramp: settings.ramp,
     })
 }
 

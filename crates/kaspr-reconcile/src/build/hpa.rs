@@ -1,9 +1,10 @@
 //! The HorizontalPodAutoscaler `<name>-app-hpa`, as upstream builds it: it owns the StatefulSet's
 //! `replicas` and ramps a new or grown app up to `spec.replicas` (at most 4 pods, or double, a
-//! minute), because its target — 1 MiB of memory per pod — is always exceeded. It needs the
+//! minute, by default), because its target — 1 MiB of memory per pod — is always exceeded. It needs the
 //! cluster's resource metrics (metrics-server); without them the app stays at its current size,
 //! which the status reports (see `status`). None with `replicas: 0`.
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler,
     HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
@@ -14,13 +15,19 @@ use kaspr_types::KasprApp;
 
 use super::metadata;
 use crate::names;
+use crate::settings::Ramp;
 
-/// Pods added at most per minute while ramping up (upstream's `HPA_SCALE_UP_POLICY_PODS_PER_STEP`).
-const SCALE_UP_PODS: i32 = 4;
-/// Seconds per ramp step (upstream's `HPA_SCALE_UP_POLICY_PERIOD_SECONDS`).
-const SCALE_UP_PERIOD_SECONDS: i32 = 60;
+/// The first size of an app scaled up from `replicas: 0`, as upstream starts it
+/// (`prepare_statefulset_desired_replicas`): `spec.replicas`, at most `INITIAL_MAX_REPLICAS`.
+/// None when that is 1, the size the StatefulSet gets anyway once the apply leaves `replicas` out.
+pub fn initial_replicas(app: &KasprApp, existing: Option<&StatefulSet>, ramp: Ramp) -> Option<i32> {
+    let current = existing?.spec.as_ref()?.replicas?;
+    let wanted = app.spec.replicas.unwrap_or(1);
+    let first = wanted.min(ramp.initial_max_replicas);
+    (current == 0 && first > 1).then_some(first)
+}
 
-pub fn hpa(app: &KasprApp) -> Option<HorizontalPodAutoscaler> {
+pub fn hpa(app: &KasprApp, ramp: Ramp) -> Option<HorizontalPodAutoscaler> {
     let replicas = app.spec.replicas.unwrap_or(1);
     if replicas == 0 {
         return None;
@@ -60,8 +67,8 @@ pub fn hpa(app: &KasprApp) -> Option<HorizontalPodAutoscaler> {
             }]),
             behavior: Some(HorizontalPodAutoscalerBehavior {
                 scale_up: Some(rules(vec![
-                    policy("Percent", 100, SCALE_UP_PERIOD_SECONDS),
-                    policy("Pods", SCALE_UP_PODS, SCALE_UP_PERIOD_SECONDS),
+                    policy("Percent", 100, ramp.period_seconds),
+                    policy("Pods", ramp.pods_per_step, ramp.period_seconds),
                 ])),
                 scale_down: Some(rules(vec![policy("Percent", 100, 1)])),
             }),

@@ -53,8 +53,12 @@ pub struct Desired {
     pub live_set: Option<ConfigMap>,
     /// Children that exist and are this app's but that the spec no longer asks for.
     pub orphans: Vec<Orphan>,
-    /// When the claim template changes: what replaces the StatefulSet (None: it is applied).
+    /// When an immutable field changes: what replaces the StatefulSet (None: it is applied).
     pub replacement: Option<Replacement>,
+    /// The replicas an app scaled up from zero starts with, when `INITIAL_MAX_REPLICAS` is above
+    /// 1 (otherwise the StatefulSet's default, 1): written once beside the apply, which leaves
+    /// `replicas` to the HorizontalPodAutoscaler.
+    pub initial_replicas: Option<i32>,
 }
 
 /// What already exists in the cluster and shapes the desired objects. `Existing::default()` is
@@ -114,7 +118,8 @@ pub fn build(validated: &ValidatedApp<'_>, existing: &Existing<'_>) -> Result<De
             .map(|(_, hash, _)| live::live_set_config_map(app, hash, existing.pods)),
         orphans: orphans::orphans(app, existing),
         replacement: storage::change(app, &statefulset, existing),
-        hpa: hpa::hpa(app),
+        initial_replicas: hpa::initial_replicas(app, existing.statefulset, validated.ramp()),
+        hpa: hpa::hpa(app, validated.ramp()),
         config_map,
         statefulset,
     })
@@ -167,6 +172,7 @@ impl Desired {
             live_set,
             orphans,
             replacement: _,
+            initial_replicas: _,
         } = self;
         let mut children = vec![
             Child::of(service_account),
