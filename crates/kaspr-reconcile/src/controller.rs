@@ -255,8 +255,21 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         .unwrap_or(0);
     member_actions::rebalance_if_asked(ctx, app, &snapshot.members, available).await;
     member_actions::auto_rebalance(ctx, app, &status, &snapshot.members, available).await;
-    member_actions::restart_hung_members(ctx, app, &status, k8s_openapi::jiff::Timestamp::now())
-        .await;
+    let restarted = member_actions::restart_hung_members(
+        ctx,
+        app,
+        &status,
+        k8s_openapi::jiff::Timestamp::now(),
+    )
+    .await;
+    let status = match restarted.as_slice() {
+        [] => status,
+        ids => {
+            let hung = status::with_hung_members(app, &status, ids, status::now());
+            ctx.write(app, &hung).await?;
+            hung
+        }
+    };
     let state = status.python_packages.as_ref().and_then(|p| p.state);
     let polling = ctx.members.enabled() && app.spec.replicas.unwrap_or(1) > 0;
     let next = next_check(

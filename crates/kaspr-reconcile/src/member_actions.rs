@@ -193,15 +193,17 @@ async fn remove_annotation(client: &Client, app: &KasprApp, key: &str) -> Result
 }
 
 /// Restarts members that have been rebalancing (and not recovering) for longer than the
-/// threshold in `HUNG_CHECKS` checks in a row, while no rollout is going on.
+/// threshold in `HUNG_CHECKS` checks in a row, while no rollout is going on. Returns the
+/// members whose pods were deleted.
 pub(crate) async fn restart_hung_members(
     ctx: &Context,
     app: &KasprApp,
     status: &KasprAppStatus,
     now: Timestamp,
-) {
+) -> Vec<u32> {
     let hung = hung_members(app, status, ctx.settings().hung_members, now);
     let due = ctx.hung().count(app, &hung);
+    let mut restarted = Vec::new();
     for id in due.into_iter().take(MAX_RESTARTS) {
         let pod = format!("{}-{id}", names::component(app));
         let params = DeleteParams {
@@ -215,10 +217,12 @@ pub(crate) async fn restart_hung_members(
         {
             Ok(_) => {
                 event(ctx, app, EventType::Warning, "HungMemberRestarted", &format!("member {id} was rebalancing, not recovering, for longer than the threshold in {HUNG_CHECKS} checks in a row: pod {pod} deleted")).await;
+                restarted.push(id);
             }
             Err(e) => tracing::warn!(%pod, error = %e, "restarting a hung member failed"),
         }
     }
+    restarted
 }
 
 /// The members that look hung now (one check).

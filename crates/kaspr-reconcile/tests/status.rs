@@ -4,7 +4,9 @@ mod support;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kaspr_reconcile::status::{Blocked, Observed, compute, human_duration, with_blocked_ready};
+use kaspr_reconcile::status::{
+    Blocked, Observed, compute, human_duration, with_blocked_ready, with_hung_members,
+};
 use kaspr_types::{CacheMode, InstallErrorType, PackagesState, condition};
 use support::pods;
 use support::status::{
@@ -225,6 +227,32 @@ fn a_failed_read_replaces_only_ready_and_keeps_what_was_known() {
         "packages status kept"
     );
     assert_eq!(status.available_members, known.available_members);
+}
+
+#[test]
+fn restarting_hung_members_is_ready_false_hung_members_as_upstream_says_it() {
+    let a = app("");
+    let written = status_of(&a, &pods("installed.json"), Some(&statefulset(3)), None);
+    assert_eq!(cond(&written, condition::READY).status, "True");
+    let status = with_hung_members(&a, &written, &[1, 2], now());
+    let ready = cond(&status, condition::READY);
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "HungMembers")
+    );
+    assert!(
+        ready.message.starts_with("members 1, 2 were rebalancing"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(status.conditions[0].type_, condition::READY);
+    assert_eq!(status.conditions.len(), written.conditions.len());
+    assert_eq!(
+        cond(&status, condition::PROGRESSING),
+        cond(&written, condition::PROGRESSING),
+        "only Ready changes"
+    );
+    assert_eq!(status.python_packages, written.python_packages);
 }
 
 #[test]

@@ -53,13 +53,53 @@ pub fn now() -> Time {
 /// The app's last written status with only `Ready` replaced by `blocked`: for a reconcile that
 /// could not observe the cluster, so every other field stays as it was last known.
 pub fn with_blocked_ready(app: &KasprApp, blocked: &Blocked, now: Time) -> KasprAppStatus {
-    let mut status = app.status.clone().unwrap_or_default();
-    let ready = make_condition(
-        condition::READY,
-        false,
+    let status = app.status.clone().unwrap_or_default();
+    with_not_ready(
+        status,
         blocked.reason(),
         &blocked.message(),
         app.metadata.generation,
+        now,
+    )
+}
+
+/// `written` (this reconcile's status) with `Ready=False` reason `HungMembers`, as upstream says
+/// it while the pods of members stuck in a rebalance are restarted.
+pub fn with_hung_members(
+    app: &KasprApp,
+    written: &KasprAppStatus,
+    restarted: &[u32],
+    now: Time,
+) -> KasprAppStatus {
+    let ids: Vec<String> = restarted.iter().map(u32::to_string).collect();
+    let message = format!(
+        "members {} were rebalancing, not recovering, for longer than the threshold: their pods \
+         are being restarted (kaspr.io/hung-rebalancing-threshold-seconds)",
+        ids.join(", ")
+    );
+    with_not_ready(
+        written.clone(),
+        "HungMembers",
+        &message,
+        app.metadata.generation,
+        now,
+    )
+}
+
+/// `status` with only its `Ready` condition replaced (False, `reason`, `message`), first.
+fn with_not_ready(
+    mut status: KasprAppStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Time,
+) -> KasprAppStatus {
+    let ready = make_condition(
+        condition::READY,
+        false,
+        reason,
+        message,
+        generation,
         &status.conditions,
         &now,
     );
