@@ -382,6 +382,19 @@ fn render_refuses_what_the_schema_refuses() {
 }
 
 #[test]
+fn render_accepts_a_field_the_spec_does_not_know_and_names_it_in_a_warning() {
+    // As upstream's CRD, which kept such fields; a stray `kafka:` block is in its examples.
+    let out = render_stdin(&format!("{APP}  kafka: {{topics: [input]}}\n"));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("kind: StatefulSet"), "{stdout}");
+    assert!(
+        stderr.contains("warning: KasprApp app: spec.kafka is not a KasprApp field and is ignored"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn render_names_the_field_of_a_parse_error() {
     let out = render_stdin(&format!("{APP}    cache: {{accessMode: ReadOnlyMany}}\n"));
     let (stdout, stderr) = text(&out);

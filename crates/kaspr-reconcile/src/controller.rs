@@ -226,8 +226,10 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         }
     };
     if ctx.first_look_at_generation(app) {
+        // Once per generation, as a Warning event too: upstream posted its warnings on the app.
         for warning in validated.warnings() {
             tracing::warn!("{warning}");
+            warn(ctx, app, "SpecWarning", warning).await;
         }
     }
     let desired = build::build(&validated, &snapshot.existing())?;

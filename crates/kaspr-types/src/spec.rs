@@ -42,6 +42,9 @@ use crate::wire::wire_names;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+// As upstream's CRD: fields this schema does not know are kept rather than refused, so every
+// manifest upstream accepted is accepted; the operator and `render` name each one as a warning.
+#[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct KasprAppSpec {
     /// The Kaspr version; selects the image when `image` is unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,9 +101,9 @@ pub struct KasprAppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(dive)]
     pub python_packages: Option<PythonPackagesSpec>,
-    /// Fields this operator does not know. The API server refuses them (strict field validation)
-    /// or prunes them; when a manifest is read from a file (`render`) they are kept here so that
-    /// [`KasprAppSpec::check`] can name them instead of silently dropping them.
+    /// Fields this operator does not know, kept as the API server stores them (the schema
+    /// preserves them at `spec`, as upstream's did) so that [`KasprAppSpec::warnings`] can name
+    /// each one: they are ignored, as upstream ignored them.
     #[serde(flatten)]
     #[schemars(skip)]
     #[garde(skip)]

@@ -84,7 +84,16 @@ impl KasprAppSpec {
 
     /// Things that are allowed but probably not what the user meant.
     pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self
+            .unknown_fields
+            .keys()
+            .map(|k| {
+                format!(
+                    "spec.{k} is not a KasprApp field and is ignored; check its spelling \
+                     (`kubectl explain kasprapp.spec`)"
+                )
+            })
+            .collect();
         if let (Some(_), Some(version)) = (&self.image, &self.version)
             && !crate::versions::find(version).is_some_and(|v| v.supported)
         {
@@ -218,16 +227,7 @@ fn schema_errors(spec: &KasprAppSpec) -> Vec<FieldError> {
 /// Rules that span fields. The CRD has them as CEL too; they are repeated here for `render` and
 /// for API servers that skip CEL.
 fn cross_field_errors(spec: &KasprAppSpec) -> Vec<FieldError> {
-    let mut errors: Vec<FieldError> = spec
-        .unknown_fields
-        .keys()
-        .map(|k| FieldError {
-            path: format!("spec.{k}"),
-            message: "unknown field; check its spelling against the KasprApp reference \
-                      (`kubectl explain kasprapp.spec`)"
-                .to_owned(),
-        })
-        .collect();
+    let mut errors: Vec<FieldError> = Vec::new();
     errors.extend(version_error(spec));
     errors.extend(gcs_error(spec));
     if let Some(pp) = &spec.python_packages

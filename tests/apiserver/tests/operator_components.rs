@@ -42,6 +42,9 @@ fn app_doc() -> Value {
         "metadata": {"name": APP, "namespace": NS},
         "spec": {
             "bootstrapServers": "kafka:9092",
+            // A field the schema does not know (upstream's CRD kept such fields, and so does
+            // ours): stored, ignored, and named in a SpecWarning event.
+            "kafka": {"topics": ["greetings"]},
             "authentication": {
                 "type": "scram-sha-512", "username": APP,
                 "passwordSecret": {"secretName": "shop-kafka", "passwordKey": "password"}
@@ -383,6 +386,25 @@ async fn components_reach_the_app_and_a_burst_of_edits_rolls_it_once() {
                 log()
             )
         },
+    )
+    .await;
+    let events = kaspr_apiserver_tests::events_api(&client, NS);
+    wait_for(
+        "a Warning event SpecWarning naming spec.kafka",
+        || async {
+            let list = events.list(&Default::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|e| {
+                    e.data["reason"] == "SpecWarning"
+                        && e.data["type"] == "Warning"
+                        && e.data["note"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with("spec.kafka is not a KasprApp field"))
+                })
+                .then_some(())
+        },
+        log,
     )
     .await;
     let before = settled(&sts_api, &operator).await;
