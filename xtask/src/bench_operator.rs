@@ -1361,7 +1361,7 @@ mod tests {
             "reconciled": 1000, "seconds_to_reconcile_all": seconds,
             "apps_per_second": 1000.0 / seconds,
             "latency_seconds": {"p50": 10.0, "p90": 20.0, "max": 25.0},
-            "ready_condition": {"True/AllReplicasReady": 1000},
+            "ready_condition": {"True/Healthy": 1000},
             "apps_that_showed_read_failed": 0,
             "status_writes_per_app": {"min": 2, "max": 3, "mean": 2.5},
             "status_writes_changing_only_condition_times": 0,
@@ -1400,7 +1400,7 @@ mod tests {
         assert_eq!(r.reconciles, 3000.0);
         assert_eq!(r.requests_steady, 0);
         assert_eq!(r.series_after, Some(310));
-        assert_eq!(r.ready_condition["True/AllReplicasReady"], 1000);
+        assert_eq!(r.ready_condition["True/Healthy"], 1000);
     }
 
     #[test]

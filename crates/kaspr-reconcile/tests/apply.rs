@@ -152,7 +152,7 @@ async fn a_kind_the_api_does_not_serve_is_named_in_the_status() {
     // A refused apply is not a packages problem: that condition still reads the pods.
     assert_eq!(
         condition(&shown.status, "PythonPackagesReady")["reason"],
-        "Pending"
+        "Installing"
     );
     let err = failed(task).await;
     assert!(

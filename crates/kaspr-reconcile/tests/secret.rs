@@ -124,7 +124,7 @@ async fn a_blocked_app_is_requeued_soon_and_rolls_out_once_the_secret_exists() {
     let status = api.status(&app).await;
     assert_eq!(
         condition(&status, "PythonPackagesReady")["reason"],
-        "Pending"
+        "Installing"
     );
     api.nothing_more().await;
     assert_eq!(

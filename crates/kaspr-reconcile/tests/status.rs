@@ -77,7 +77,7 @@ fn failed_with_authentication() {
     );
     assert_eq!(
         (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
-        ("False", "InstallFailed", with_link.as_str())
+        ("False", "InstallationFailed", with_link.as_str())
     );
 }
 

@@ -80,7 +80,7 @@ fn oom_killed_init_container_without_a_report_is_out_of_memory() {
         "the log tail is no report"
     );
     let c = cond(&s, condition::PYTHON_PACKAGES_READY);
-    assert_eq!(c.reason, "InstallFailed");
+    assert_eq!(c.reason, "InstallationFailed");
     assert_eq!(
         c.message,
         format!(

@@ -229,10 +229,12 @@ fn script_env(spec: &PythonPackagesSpec, hash: &PackagesHash) -> Vec<ScriptEnv> 
         env.push(value(INDEX_URL, url.clone()));
     }
     if !spec.extra_index_urls.is_empty() {
-        env.push(value(EXTRA_INDEX_URLS, spec.extra_index_urls.join("\n")));
+        let urls = spec.distinct_extra_index_urls();
+        env.push(value(EXTRA_INDEX_URLS, urls.join("\n")));
     }
     if !spec.trusted_hosts.is_empty() {
-        env.push(value(TRUSTED_HOSTS, spec.trusted_hosts.join("\n")));
+        let hosts = spec.distinct_trusted_hosts();
+        env.push(value(TRUSTED_HOSTS, hosts.join("\n")));
     }
     if let Some(gcs) = spec
         .cache
@@ -277,6 +279,29 @@ mod tests {
 
     fn spec(yaml: &str) -> PythonPackagesSpec {
         serde_yaml::from_str(yaml).expect("test spec")
+    }
+
+    #[test]
+    fn a_repeated_index_or_host_reaches_the_installer_once() {
+        let s = spec(
+            "packages: [requests]\nextraIndexUrls: [https://a.example/s, https://b.example/s, https://a.example/s]\ntrustedHosts: [A.example, a.example]\n",
+        );
+        let hash = kaspr_hash::packages_hash(&s).expect("hash");
+        let out = render(&s, &hash, &Paths::default()).expect("renders");
+        let value = |name: &str| {
+            out.env
+                .iter()
+                .find(|e| e.name == name)
+                .and_then(|e| match &e.source {
+                    EnvSource::Value(v) => Some(v.clone()),
+                    _ => None,
+                })
+        };
+        assert_eq!(
+            value("EXTRA_INDEX_URLS").as_deref(),
+            Some("https://a.example/s\nhttps://b.example/s")
+        );
+        assert_eq!(value("TRUSTED_HOSTS").as_deref(), Some("A.example"));
     }
 
     #[test]

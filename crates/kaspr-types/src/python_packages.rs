@@ -35,18 +35,20 @@ pub struct PythonPackagesSpec {
     pub index_url: Option<String>,
 
     /// Further indexes searched besides `indexUrl` (pip's `--extra-index-url`). Credentials are
-    /// never sent to these.
+    /// never sent to these. A repeated entry is used once (with a warning), as upstream
+    /// accepted repeats.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "atomic"))]
     #[schemars(inner(length(max = limits::MAX_URL_LEN), regex(pattern = patterns::INDEX_URL)))]
-    #[garde(custom(|v: &Vec<String>, _: &()| checks::unique(v)), inner(custom(checks::index_url)))]
+    #[garde(inner(custom(checks::index_url)))]
     pub extra_index_urls: Vec<String>,
 
     /// Hosts whose TLS certificate is not verified (pip's `--trusted-host`): `host` or `host:port`.
+    /// A repeated host (in any case) is used once, with a warning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "atomic"))]
     #[schemars(inner(length(min = 1, max = 261), regex(pattern = patterns::TRUSTED_HOST)))]
-    #[garde(custom(|v: &Vec<String>, _: &()| checks::unique_hosts(v)), inner(custom(checks::trusted_host)))]
+    #[garde(inner(custom(checks::trusted_host)))]
     pub trusted_hosts: Vec<String>,
 
     /// Username and password for `indexUrl`, read from a Secret in the app's namespace.
@@ -82,6 +84,28 @@ pub struct PythonPackagesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub resources: Option<ResourceRequirements>,
+}
+
+impl PythonPackagesSpec {
+    /// `extraIndexUrls`, each once, in the order first written.
+    pub fn distinct_extra_index_urls(&self) -> Vec<&str> {
+        distinct(&self.extra_index_urls, str::to_owned)
+    }
+
+    /// `trustedHosts`, each once (hostnames are compared without case), in the order first
+    /// written.
+    pub fn distinct_trusted_hosts(&self) -> Vec<&str> {
+        distinct(&self.trusted_hosts, str::to_ascii_lowercase)
+    }
+}
+
+fn distinct(values: &[String], key: fn(&str) -> String) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .iter()
+        .map(String::as_str)
+        .filter(|v| seen.insert(key(v)))
+        .collect()
 }
 
 /// Where the credentials for `indexUrl` come from.

@@ -103,6 +103,26 @@ impl KasprAppSpec {
             ));
         }
         if let Some(pp) = &self.python_packages {
+            for (key, all, distinct) in [
+                (
+                    "extraIndexUrls",
+                    pp.extra_index_urls.len(),
+                    pp.distinct_extra_index_urls(),
+                ),
+                (
+                    "trustedHosts",
+                    pp.trusted_hosts.len(),
+                    pp.distinct_trusted_hosts(),
+                ),
+            ] {
+                if all > distinct.len() {
+                    warnings.push(format!(
+                        "spec.pythonPackages.{key} lists an entry more than once; each is used \
+                         once ({} of {all})",
+                        distinct.len()
+                    ));
+                }
+            }
             if self.image.is_some() {
                 warnings.push(
                     "spec.image is set together with spec.pythonPackages: the packages are installed \

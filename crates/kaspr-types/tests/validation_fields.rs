@@ -187,11 +187,10 @@ fn extra_index_url_rules() {
         "spec.pythonPackages.extraIndexUrls[1]",
         &["scheme"],
     );
-    assert_rejected(
-        &case(r#"["https://a.example/simple", "https://a.example/simple"]"#),
-        "spec.pythonPackages.extraIndexUrls",
-        &["more than once"],
-    );
+    // A repeat is accepted, as upstream accepted it, and used once (see `repeats_are_used_once`).
+    assert_valid(&case(
+        r#"["https://a.example/simple", "https://a.example/simple"]"#,
+    ));
     assert_rejected(
         &case(r#"["https://a.example/$(touch /tmp/x) x"]"#),
         "spec.pythonPackages.extraIndexUrls[0]",
@@ -221,10 +220,36 @@ fn trusted_host_rules() {
             &["is not a host", "hostname or IP"],
         );
     }
-    assert_rejected(
-        &case(r#"["Pypi.Example.com", "pypi.example.com"]"#),
-        "spec.pythonPackages.trustedHosts",
-        &["more than once"],
+    assert_valid(&case(r#"["Pypi.Example.com", "pypi.example.com"]"#));
+}
+
+#[test]
+fn repeats_are_used_once_with_a_warning() {
+    let spec = kaspr_test_support::app::spec_with_python_packages(
+        "  packages: [requests]\n  extraIndexUrls: [https://a.example/simple, https://b.example/simple, https://a.example/simple]\n  trustedHosts: [Pypi.Example.com, pypi.example.com, b.example]\n",
+    );
+    let pp = spec.python_packages.as_ref().expect("packages");
+    assert_eq!(
+        pp.distinct_extra_index_urls(),
+        ["https://a.example/simple", "https://b.example/simple"]
+    );
+    assert_eq!(
+        pp.distinct_trusted_hosts(),
+        ["Pypi.Example.com", "b.example"]
+    );
+    let warnings = spec.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w
+                .starts_with("spec.pythonPackages.extraIndexUrls lists an entry more than once")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(
+            |w| w.starts_with("spec.pythonPackages.trustedHosts lists an entry more than once")
+        ),
+        "{warnings:?}"
     );
 }
 

@@ -156,7 +156,7 @@ fn credentials_never_appear_in_errors() {
         ));
         cases.push((
             format!("{base}  extraIndexUrls: [{0}, {0}]\n", yaml_str(u)),
-            "spec.pythonPackages.extraIndexUrls",
+            "spec.pythonPackages.extraIndexUrls[0]",
         ));
     }
     for h in hosts {
@@ -167,7 +167,7 @@ fn credentials_never_appear_in_errors() {
         ));
         cases.push((
             format!("{base}  trustedHosts: [{0}, {0}]\n", yaml_str(h)),
-            "spec.pythonPackages.trustedHosts",
+            "spec.pythonPackages.trustedHosts[0]",
         ));
     }
     for (yaml, path) in cases {

@@ -171,10 +171,6 @@ async fn malformed_apps_are_rejected_with_a_field_path() {
             "spec.pythonPackages.packages[0]",
         ),
         (
-            json!({"packages": ["a"], "trustedHosts": ["h.example", "h.example"]}),
-            "spec.pythonPackages.trustedHosts",
-        ),
-        (
             json!({"packages": ["a"], "trustedHosts": ["https://h.example"]}),
             "spec.pythonPackages.trustedHosts[0]",
         ),
@@ -343,7 +339,7 @@ async fn status_subresource_accepts_python_packages_status() {
         "observedGeneration": 1,
         "availableMembers": "1/1",
         "conditions": [{
-            "type": "PythonPackagesReady", "status": "True", "reason": "Installed",
+            "type": "PythonPackagesReady", "status": "True", "reason": "PackagesInstalled",
             "message": "installed by with-status-app-0 in 45s",
             "lastTransitionTime": "2026-11-26T10:30:45Z", "observedGeneration": 1
         }],
@@ -400,4 +396,19 @@ async fn every_example_is_accepted_by_the_api_server() {
             path.display()
         );
     }
+}
+
+#[tokio::test]
+async fn a_repeated_extra_index_or_trusted_host_is_accepted_as_upstream_accepted_it() {
+    let (_, api) = apps().await;
+    let object = app(
+        "repeats",
+        json!({"packages": ["a"],
+               "extraIndexUrls": ["https://a.example/simple", "https://a.example/simple"],
+               "trustedHosts": ["H.example", "h.example"]}),
+    );
+    let stored = apply(&api, object).await.expect("accepted");
+    let pp = stored.spec.python_packages.expect("packages");
+    assert_eq!(pp.extra_index_urls.len(), 2, "stored as written");
+    assert_eq!(pp.distinct_trusted_hosts(), ["H.example"]);
 }

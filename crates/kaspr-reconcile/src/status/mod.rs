@@ -175,7 +175,7 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
         Some(b) => (false, b.reason(), b.message()),
         None if ready_replicas >= replicas && rolled_out && packages_ok => (
             true,
-            "AllReplicasReady",
+            "Healthy",
             format!("{ready_replicas}/{replicas} replicas ready"),
         ),
         None => match scaling_inactive(observed) {
@@ -208,7 +208,11 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
     conditions.push(make_condition(
         condition::PROGRESSING,
         progressing,
-        if progressing { "RollingOut" } else { "Stable" },
+        if progressing {
+            "RollingOut"
+        } else {
+            "ReconcileComplete"
+        },
         if progressing {
             "The StatefulSet is rolling out"
         } else {

@@ -114,7 +114,7 @@ mod tests {
             "pythonPackages": {"state": "Ready", "hash": "aaaa"}}),
         );
         let after = status(
-            json!({"observedGeneration": 2, "conditions": [ready_cond(true, "AllReplicasReady")],
+            json!({"observedGeneration": 2, "conditions": [ready_cond(true, "Healthy")],
             "pythonPackages": {"state": "Ready", "hash": "bbbb", "installed": ["x==1"],
                 "installedBy": "orders-app-0", "installDuration": "45s"}}),
         );
@@ -150,9 +150,8 @@ mod tests {
 
     #[test]
     fn a_refused_generation_is_not_told_as_updated() {
-        let before = status(
-            json!({"observedGeneration": 1, "conditions": [ready_cond(true, "AllReplicasReady")]}),
-        );
+        let before =
+            status(json!({"observedGeneration": 1, "conditions": [ready_cond(true, "Healthy")]}));
         let after = status(
             json!({"observedGeneration": 2, "conditions": [ready_cond(false, "InvalidSpec")]}),
         );

@@ -24,10 +24,10 @@ pub(super) fn packages_condition(
         return (false, b.reason(), b.message());
     }
     match p.state {
-        Some(PackagesState::Ready) => (true, "Installed", ready_message(p)),
+        Some(PackagesState::Ready) => (true, "PackagesInstalled", ready_message(p)),
         Some(PackagesState::Failed) => (
             false,
-            "InstallFailed",
+            "InstallationFailed",
             format!(
                 "{} Troubleshooting: {}",
                 p.error
@@ -44,9 +44,10 @@ pub(super) fn packages_condition(
                 None => "An init container is installing the packages".into(),
             },
         ),
+        // Upstream's reason before any pod runs too; `state` says Pending.
         _ => (
             false,
-            "Pending",
+            "Installing",
             "Waiting for a pod to install or find the packages".into(),
         ),
     }

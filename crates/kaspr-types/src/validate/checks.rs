@@ -414,27 +414,6 @@ pub fn secret_key<T: AsRef<str>>(value: &T, _: &()) -> Result {
     }
 }
 
-pub fn unique(values: &[String]) -> Result {
-    duplicates(values.iter().map(String::as_str))
-}
-
-pub fn unique_hosts(values: &[String]) -> Result {
-    duplicates(values.iter().map(|h| h.to_ascii_lowercase()))
-}
-
-fn duplicates<S: AsRef<str>>(values: impl Iterator<Item = S>) -> Result {
-    let mut seen = HashSet::new();
-    for v in values {
-        if !seen.insert(v.as_ref().to_owned()) {
-            return fail(format!(
-                "{} is listed more than once; list each entry once",
-                shown(v.as_ref())
-            ));
-        }
-    }
-    Ok(())
-}
-
 pub fn count_in<T>(values: &[T], min: usize, max: usize, what: &str) -> Result {
     if (min..=max).contains(&values.len()) {
         Ok(())
