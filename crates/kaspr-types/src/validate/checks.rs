@@ -1,7 +1,6 @@
 //! The garde custom validators. Each error message says what was wrong and what is accepted, and
 //! shows the value only with any credential hidden.
 
-use std::collections::HashSet;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
