@@ -64,12 +64,13 @@ LOCAL = {
     ("", "secrets"): ("Secret", True, False, False),
     ("apps", "statefulsets"): ("StatefulSet", True, True, True),
     ("autoscaling", "horizontalpodautoscalers"): ("HorizontalPodAutoscaler", True, True, False),
+    ("storage.k8s.io", "storageclasses"): ("StorageClass", False, False, False),
 }
 SHORT = {"services": ["svc"], "serviceaccounts": ["sa"], "configmaps": ["cm"],
          "persistentvolumeclaims": ["pvc"], "pods": ["po"], "statefulsets": ["sts"],
-         "horizontalpodautoscalers": ["hpa"]}
+         "horizontalpodautoscalers": ["hpa"], "storageclasses": ["sc"]}
 # The version served of each group served from memory.
-VERSIONS = {"": "v1", "apps": "v1", "autoscaling": "v2"}
+VERSIONS = {"": "v1", "apps": "v1", "autoscaling": "v2", "storage.k8s.io": "v1"}
 # Discovery paths answered here: /apis/<group> and /apis/<group>/<version> of those groups.
 LOCAL_GROUP_PATHS = {f"/apis/{g}" for g in VERSIONS if g} | \
     {f"/apis/{g}/{v}" for g, v in VERSIONS.items() if g}

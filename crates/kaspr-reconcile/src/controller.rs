@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use kaspr_components::{KasprAgent, KasprJoin, KasprTable, KasprTask, KasprWebView};
-use kaspr_types::{KasprApp, KasprAppStatus, PackagesState};
+use kaspr_types::{CacheAccessMode, KasprApp, KasprAppStatus, PackagesState, PythonPackagesSpec};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -242,8 +242,13 @@ async fn reconcile_inner(app: &KasprApp, ctx: &Context) -> Result<Action, Error>
         app,
         known: &ctx.known,
     };
+    // A shared cache created now: say whether its StorageClass can give ReadWriteMany.
+    let new_cache = desired.packages_pvc.is_some() && snapshot.packages_pvc.is_none();
     if let Err(error) = apply_all(&ctx.client, &ns, owner, &desired, blocked.is_none()).await {
         return Err(show_apply_failure(ctx, app, &snapshot, hash, error).await);
+    }
+    if new_cache && let Some(p) = validated.packages() {
+        check_cache_storage_class(ctx, app, p.spec()).await;
     }
     if let Some(b) = &blocked {
         warn(ctx, app, b.reason(), &b.message()).await;
@@ -434,6 +439,24 @@ pub async fn patch_status(
         .await
         .map_err(Error::PatchStatus)?;
     Ok(())
+}
+
+/// Warns (event and log) when the class of a new ReadWriteMany cache may not offer it. Not
+/// being allowed to read StorageClasses (a namespace-scoped install) is only logged.
+async fn check_cache_storage_class(ctx: &Context, app: &KasprApp, spec: &PythonPackagesSpec) {
+    if spec.cache.access_mode != CacheAccessMode::ReadWriteMany {
+        return;
+    }
+    match crate::storage_class::check(&ctx.client, spec.cache.storage_class.as_deref()).await {
+        Ok(None) => {}
+        Ok(Some(warning)) => {
+            tracing::warn!("{warning}");
+            warn(ctx, app, "CacheStorageClass", &warning).await;
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "cannot check the cache's StorageClass for ReadWriteMany")
+        }
+    }
 }
 
 async fn warn(ctx: &Context, app: &KasprApp, reason: &str, note: &str) {

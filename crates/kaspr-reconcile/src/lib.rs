@@ -20,6 +20,7 @@ pub mod observe;
 pub mod ownership;
 mod settings;
 pub mod status;
+pub mod storage_class;
 pub mod takeover;
 pub mod validate;
 

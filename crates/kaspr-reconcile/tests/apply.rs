@@ -219,3 +219,39 @@ async fn an_object_the_python_operator_made_for_this_app_is_adopted() {
     api.nothing_more().await;
     finished(task).await;
 }
+
+/// A new shared cache whose default StorageClass is not known to offer ReadWriteMany: the
+/// classes are listed once, after the applies, and a Warning event says so (upstream's check).
+#[tokio::test]
+async fn a_new_shared_cache_on_a_class_without_rwx_is_a_warning_event() {
+    let (ctx, mut api, mut cluster) = context();
+    let app = app(SHARED_CACHE);
+    cluster.statefulsets(json!([existing_statefulset()]));
+    let task = start(&app, &ctx);
+    api.applies_of(true, true).await;
+    let classes = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClassList",
+        "metadata": {}, "items": [
+            {"metadata": {"name": "gp3", "annotations":
+                {"storageclass.kubernetes.io/is-default-class": "true"}},
+             "provisioner": "ebs.csi.aws.com"}]});
+    api.expect(
+        http::Method::GET,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        http::StatusCode::OK,
+        classes,
+    )
+    .await;
+    let event = api.event().await;
+    assert_eq!(event["reason"], "CacheStorageClass");
+    assert_eq!(event["type"], "Warning");
+    let note = event["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with(
+            "the StorageClass \"gp3\" (provisioner \"ebs.csi.aws.com\") may not offer ReadWriteMany"
+        ),
+        "{note}"
+    );
+    api.status(&app).await;
+    api.nothing_more().await;
+    finished(task).await;
+}

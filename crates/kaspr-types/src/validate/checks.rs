@@ -208,7 +208,9 @@ pub fn requirement<T: AsRef<str>>(value: &T, _: &()) -> Result {
     if value.contains("${") {
         return fail(format!(
             "{} contains \"${{\", which pip expands from the installer's environment; write \
-             the value literally (credentials for indexUrl belong in credentials.secretRef)",
+             the value literally: a token belongs in a Secret, given to the install container \
+             through spec.template.pythonPackagesInitContainer.env (user guide, \"Private git \
+             repositories\"), or in credentials.secretRef for indexUrl",
             shown_requirement(value)
         ));
     }

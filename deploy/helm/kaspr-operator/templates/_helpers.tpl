@@ -27,7 +27,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* The operator's rules: the same as deploy/rbac.yaml's ClusterRole (a test compares them). */}}
+{{/* The operator's namespaced rules: with the StorageClass rule the ClusterRole adds, the same as
+deploy/rbac.yaml's ClusterRole (a test compares them). */}}
 {{- define "kaspr-operator.rules" -}}
 - apiGroups: [kaspr.io]
   resources: [kasprapps]
