@@ -56,20 +56,61 @@ def auth_url():
     """INDEX_URL with the Secret credentials percent-encoded into it, for the installer only.
     Exits non-zero (after recording an authentication error) when they cannot be encoded: the
     installer must never run without the private index, or private names would go elsewhere."""
-    import urllib.parse
     url = env("INDEX_URL")
+    userinfo = encoded_credentials()
+    if userinfo is None:
+        return 4
+    print(with_credentials(url, userinfo) if url and userinfo else url)
+    return 0
+
+
+def auth_extra():
+    """EXTRA_INDEX_URLS joined with spaces, with the credentials in each one on the origin
+    (scheme, host and port) of INDEX_URL: the other repositories of a private server get them, as the
+    Python operator sent them to every extra index, but no other host ever does."""
+    userinfo = encoded_credentials()
+    if userinfo is None:
+        return 4
+    index = env("INDEX_URL")
+    out = []
+    for url in lines(env("EXTRA_INDEX_URLS")):
+        if userinfo and index and origin(url) == origin(index):
+            url = with_credentials(url, userinfo)
+        out.append(url)
+    print(" ".join(out))
+    return 0
+
+
+def encoded_credentials():
+    """(user, password) percent-encoded; () without credentials; None (an authentication error
+    recorded) when they cannot be encoded."""
     user, password = env("PYPI_USERNAME"), env("PYPI_PASSWORD")
-    if not url or not (user or password):
-        print(url)
-        return 0
+    if not (user or password):
+        return ()
     q_user, q_password = quoted(user), quoted(password)
     if q_user is None or q_password is None:
         record_error("authentication", "the username or password in the credentials Secret is not UTF-8 text")
-        return 4
+        return None
+    return (q_user, q_password)
+
+
+def with_credentials(url, userinfo):
+    import urllib.parse
     parts = urllib.parse.urlsplit(url)
-    netloc = "%s:%s@%s" % (q_user, q_password, parts.netloc)
-    print(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
-    return 0
+    netloc = "%s:%s@%s" % (userinfo[0], userinfo[1], parts.netloc)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def origin(url):
+    """(scheme, host, port) of url, the port made explicit."""
+    import urllib.parse
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return (scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme))
 
 
 def record_error(kind, detail):

@@ -147,7 +147,7 @@ run_installer() {
   # imagePackages: protect: the image's own distributions pin the resolution.
   pins=
   [ -f "$WORK/constraints.txt" ] && pins="$WORK/constraints.txt"
-  extra=$(join_lines "${EXTRA_INDEX_URLS:-}")
+  extra=$EXTRA
   hosts=$(join_lines "${TRUSTED_HOSTS:-}")
   (
     export TMPDIR="$STAGING.tmp"
@@ -272,6 +272,11 @@ fi
 INDEX=
 if [ -n "${INDEX_URL:-}" ]; then
   INDEX=$(kpy auth-url) || finish failed
+fi
+# Extra indexes, space-separated; those on the index's own server carry its credentials.
+EXTRA=
+if [ -n "${EXTRA_INDEX_URLS:-}" ]; then
+  EXTRA=$(kpy auth-extra) || finish failed
 fi
 
 # 2-3. One installer per environment; whoever waited re-checks for a published one.

@@ -5,6 +5,7 @@ COMMANDS = {
     "sleep": cmd_sleep, "heartbeat": cmd_heartbeat, "publish": cmd_publish, "gc": cmd_gc,
     "finish": cmd_finish, "rmtree": rmtree, "published": cmd_published, "writable": cmd_writable,
     "error-type": cmd_error_type, "auth-url": auth_url,
+    "auth-extra": auth_extra,
 }
 COMMANDS.update(GCS_COMMANDS)
 

@@ -315,3 +315,26 @@ fn a_hit_never_fails_on_missing_bookkeeping() {
         "the stamp directory is recreated"
     );
 }
+
+/// The credentials go to an extra index on the index's own server (scheme, host and port), as
+/// the Python operator sent them to every extra index: the package is only on that extra index,
+/// which (like every page of this pypiserver) needs them. No other host ever gets them
+/// (`hygiene.rs`: `credentials_never_leak_and_never_reach_other_hosts`).
+#[test]
+fn an_extra_index_on_the_index_server_gets_the_credentials() {
+    let server = pypiserver();
+    let base = server.url.trim_end_matches('/').trim_end_matches("/simple");
+    let s = spec(&format!(
+        "packages: [kaspr-demo==1.0]\nindexUrl: {base}/empty/\nextraIndexUrls: [{}]\n\
+         credentials: {{secretRef: {{name: pypi}}}}\ninstallPolicy: {{retries: 0}}\n",
+        server.url
+    ));
+    for case in per_installer(Run::authed("dash", "app-0", s.clone())) {
+        case.out.assert_installed(case.label());
+    }
+    // The negative control: without the credentials the same install fails.
+    let run = Run::new("dash", "app-0", s).with_credentials(USER, "wrong-password");
+    for case in per_installer(run) {
+        case.out.assert_result(InstallResult::Failed, case.label());
+    }
+}

@@ -34,9 +34,9 @@ pub struct PythonPackagesSpec {
     #[garde(inner(custom(checks::index_url)))]
     pub index_url: Option<String>,
 
-    /// Further indexes searched besides `indexUrl` (pip's `--extra-index-url`). Credentials are
-    /// never sent to these. A repeated entry is used once (with a warning), as upstream
-    /// accepted repeats.
+    /// Further indexes searched besides `indexUrl` (pip's `--extra-index-url`). Credentials go
+    /// only to those on the server of `indexUrl` (same scheme, host and port). A repeated entry
+    /// is used once (with a warning), as upstream accepted repeats.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = limits::MAX_LIST_LEN), extend("x-kubernetes-list-type" = "atomic"))]
     #[schemars(inner(length(max = limits::MAX_URL_LEN), regex(pattern = patterns::INDEX_URL)))]
