@@ -74,9 +74,8 @@ def auth_extra():
     index = env("INDEX_URL")
     out = []
     for url in lines(env("EXTRA_INDEX_URLS")):
-        if userinfo and index and origin(url) == origin(index):
-            url = with_credentials(url, userinfo)
-        out.append(url)
+        same_server = userinfo and index and origin(url) == origin(index)
+        out.append(with_credentials(url, userinfo) if same_server else url)
     print(" ".join(out))
     return 0
 
