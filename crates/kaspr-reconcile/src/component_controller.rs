@@ -354,7 +354,7 @@ fn error_policy<K: ComponentKind>(
 /// The controller of kind `K`, watching namespace `ns` (None: all).
 pub fn controller<K: ComponentKind>(client: &Client, ns: Option<&str>) -> Controller<K> {
     Controller::new(
-        crate::controller::scoped::<K>(client, ns),
+        crate::wiring::scoped::<K>(client, ns),
         watcher::Config::default().any_semantic(),
     )
 }
@@ -373,12 +373,12 @@ pub async fn run<K: ComponentKind>(
     let components = controller.store();
     // Metadata is enough: only whether the app exists matters.
     let apps = watcher(
-        crate::controller::scoped::<PartialObjectMeta<KasprApp>>(&client, ns),
+        crate::wiring::scoped::<PartialObjectMeta<KasprApp>>(&client, ns),
         watcher::Config::default(),
     )
     .default_backoff()
     .touched_objects()
-    // Errors kept out of the controller (see `controller::without_errors`); the app
+    // Errors kept out of the controller (see `wiring::without_errors`); the app
     // controller's own watch of KasprApps reports them.
     .filter_map(|item| std::future::ready(item.ok().map(Ok)));
     controller

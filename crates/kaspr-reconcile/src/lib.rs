@@ -23,8 +23,9 @@ pub mod status;
 pub mod storage_class;
 pub mod takeover;
 pub mod validate;
+mod wiring;
 
-pub use controller::{Context, run};
+pub use controller::Context;
 pub use error::Error;
 pub use observe::WatchErrors;
 pub use settings::{
@@ -32,3 +33,4 @@ pub use settings::{
     parse_namespaces,
 };
 pub use validate::{ValidatedApp, validate};
+pub use wiring::run;
