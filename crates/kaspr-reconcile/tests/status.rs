@@ -33,6 +33,36 @@ fn installing() {
 }
 
 #[test]
+fn installing_another_hash_than_the_one_installed_is_packages_updating_until_it_is_done() {
+    let mut a = app("");
+    // Ready on another hash: the packages changed.
+    let mut before = status_of(&a, &pods("installed.json"), Some(&statefulset(3)), None);
+    if let Some(p) = before.python_packages.as_mut() {
+        p.hash = Some("0123456789abcdef".into());
+    }
+    a.status = Some(before);
+    let updating = status_of(&a, &pods("installing.json"), Some(&statefulset(0)), None);
+    assert_eq!(
+        cond(&updating, condition::PYTHON_PACKAGES_READY).reason,
+        "PackagesUpdating"
+    );
+    // Still updating at the next look, then installed.
+    a.status = Some(updating);
+    let still = status_of(&a, &pods("installing.json"), Some(&statefulset(0)), None);
+    assert_eq!(
+        cond(&still, condition::PYTHON_PACKAGES_READY).reason,
+        "PackagesUpdating"
+    );
+    a.status = Some(still);
+    let done = status_of(&a, &pods("installed.json"), Some(&statefulset(3)), None);
+    assert_eq!(
+        cond(&done, condition::PYTHON_PACKAGES_READY).reason,
+        "PackagesInstalled"
+    );
+    // A first install is Installing (see `installing`).
+}
+
+#[test]
 fn installed_by_app_0_in_45s_and_cached_on_the_others() {
     let s = status_from("installed.json", Some(3));
     let p = packages(&s);

@@ -223,8 +223,14 @@ pub fn compute(observed: &Observed<'_>, now: Time) -> KasprAppStatus {
         &now,
     ));
     if let Some(p) = &packages {
+        let was = app.status.as_ref().and_then(|s| s.python_packages.as_ref());
+        let was_reason = previous
+            .iter()
+            .find(|c| c.type_ == condition::PYTHON_PACKAGES_READY)
+            .map(|c| c.reason.as_str());
         let (ok, reason, message) = packages_condition(
             p,
+            packages::updating(p, was, was_reason),
             observed.blocked.as_ref(),
             packages::installing(observed, &now),
         );

@@ -15,8 +15,11 @@ use crate::names::{HASH_ANNOTATION, INIT_CONTAINER};
 /// Share of the cache above which the status warns.
 const CACHE_WARN_PERCENT: f64 = 80.0;
 
+/// The `PythonPackagesReady` condition of `p`; `updating` tells an update (another hash was
+/// installed) from a first install, as upstream tells them (see [`updating`]).
 pub(super) fn packages_condition(
     p: &PythonPackagesStatus,
+    updating: bool,
     blocked: Option<&Blocked>,
     installing: Option<String>,
 ) -> (bool, &'static str, String) {
@@ -36,22 +39,39 @@ pub(super) fn packages_condition(
                 troubleshooting(p.error_type)
             ),
         ),
-        Some(PackagesState::Installing) => (
-            false,
-            "Installing",
-            match installing {
+        Some(PackagesState::Installing) => {
+            let what = match installing {
                 Some(which) => format!("An init container is installing the packages: {which}"),
                 None => "An init container is installing the packages".into(),
-            },
-        ),
+            };
+            (false, if updating { UPDATING } else { "Installing" }, what)
+        }
         // Upstream's reason before any pod runs too; `state` says Pending.
         _ => (
             false,
-            "Installing",
+            if updating { UPDATING } else { "Installing" },
             "Waiting for a pod to install or find the packages".into(),
         ),
     }
 }
+
+/// Whether `p` installs another hash than the one installed before (upstream's
+/// `PackagesUpdating`): the last written status was ready on another hash, or already said so
+/// for this one.
+pub(super) fn updating(
+    p: &PythonPackagesStatus,
+    previous: Option<&PythonPackagesStatus>,
+    previous_reason: Option<&str>,
+) -> bool {
+    let Some(previous) = previous else {
+        return false;
+    };
+    let same_hash = previous.hash == p.hash;
+    (previous.state == Some(PackagesState::Ready) && !same_hash)
+        || (previous_reason == Some(UPDATING) && same_hash)
+}
+
+const UPDATING: &str = "PackagesUpdating";
 
 /// The user guide, where each install error type has its own troubleshooting section.
 pub const USER_GUIDE: &str = concat!(
