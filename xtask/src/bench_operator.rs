@@ -3,13 +3,13 @@
 //! KasprApps, without a cluster.
 //!
 //! Each round starts from nothing: crdserver (`../shared/tools/crdserver`, a real
-//! apiextensions-apiserver with etcd) with the CRD the release binary prints, for the KasprApps
-//! and Events; `xtask/assets/apistandin.py` in front of it, serving the core, apps and
-//! autoscaling kinds from memory (with `--simulate`, the default, it plays the StatefulSet
+//! apiextensions-apiserver with etcd) with the CRDs the release binary prints, for the KasprApps,
+//! their components and Events; `xtask/assets/apistandin.py` in front of it, serving the core, apps
+//! and autoscaling kinds from memory (with `--simulate`, the default, it plays the StatefulSet
 //! controller and the kubelet, so apps become Ready and the operator's caches hold pods as on a
-//! cluster); the release operator against the stand-in; then `xtask/assets/load1000.py` creates
-//! the apps, waits until each is reconciled (Ready with `--simulate`), samples the operator's RSS
-//! and prints JSON. Everything started is stopped after the round, on errors too. Writes its own
+//! cluster); the release operator against the stand-in; then `xtask/assets/load1000.py` creates the
+//! apps, waits until each is reconciled (Ready with `--simulate`), samples the operator's RSS and
+//! prints JSON. Everything started is stopped after the round, on errors too. Writes its own
 //! generated section of `docs/benchmarks.md`; the files of the last run stay under
 //! `target/bench-operator`.
 //!
@@ -364,6 +364,9 @@ fn one_round(tools: &Tools, work: &Path, opts: &Options, round: usize) -> Result
     let mut operator_cmd = Command::new(&tools.operator);
     operator_cmd
         .args(["run", "--listen", &format!("127.0.0.1:{op_port}")])
+        // One operator: no lease to renew, so the steady window counts only what the apps cost
+        // (a leader adds a get and an update of its Lease every few seconds, whatever the load).
+        .args(["--leader-election", "false"])
         .env("KUBECONFIG", &kubeconfig)
         .env("POD_NAME", "kaspr-operator-bench")
         .env("RUST_LOG", "info")
@@ -696,15 +699,16 @@ pub struct Cached {
     pub count: u64,
     /// Of all of them, as compact JSON, as the cache holds them (see `CACHED`).
     pub bytes: u64,
-    /// The containers' `command` and `args` (the install script is a command), which the
-    /// operator's caches drop: not in `bytes`.
-    pub command_bytes: u64,
+    /// What the operator's caches drop of the pod specs (a pod's, a StatefulSet's template):
+    /// everything but each container's name, image and resources, the install script (a
+    /// command) included. Not in `bytes`.
+    pub dropped_bytes: u64,
 }
 
 /// The kinds the operator keeps in its caches, the path that lists them on the stand-in, and
 /// whether the cache holds metadata only (ConfigMaps) or drops managed fields (all but the apps).
-/// Pods and StatefulSets are cached without their containers' `command` and `args` (see
-/// `kaspr_reconcile::controller`'s `cached`).
+/// Of the pod spec of pods and StatefulSets the caches keep each container's name, image and
+/// resources only (see `kaspr_reconcile`'s `wiring.rs`, `Slim`).
 const CACHED: &[(&str, &str, bool, bool)] = &[
     (
         "KasprApp",
@@ -754,6 +758,29 @@ fn cache_sizes(kubeconfig: &Path) -> Vec<Cached> {
     out
 }
 
+/// A pod spec as the caches keep it: each container's name, image and resources.
+fn slim_pod_spec(pod: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for list in ["initContainers", "containers"] {
+        if let Some(containers) = pod.get(list).and_then(Value::as_array) {
+            let kept: Vec<Value> = containers
+                .iter()
+                .map(|c| {
+                    let mut k = serde_json::Map::new();
+                    for field in ["name", "image", "resources"] {
+                        if let Some(v) = c.get(field) {
+                            k.insert(field.to_owned(), v.clone());
+                        }
+                    }
+                    Value::Object(k)
+                })
+                .collect();
+            out.insert(list.to_owned(), Value::Array(kept));
+        }
+    }
+    Value::Object(out)
+}
+
 /// The items of a list as the cache would hold them, measured as compact JSON.
 fn list_size(kind: &str, list: &Value, metadata_only: bool, drop_managed: bool) -> Cached {
     let items = list["items"].as_array().map_or(&[][..], Vec::as_slice);
@@ -778,17 +805,9 @@ fn list_size(kind: &str, list: &Value, metadata_only: bool, drop_managed: bool) 
             _ => None,
         };
         if let Some(pod) = pod {
-            for list in ["initContainers", "containers"] {
-                let containers = pod.get_mut(list).and_then(Value::as_array_mut);
-                for c in containers.into_iter().flatten() {
-                    let Some(c) = c.as_object_mut() else { continue };
-                    for field in ["command", "args"] {
-                        if let Some(v) = c.remove(field) {
-                            cached.command_bytes += v.to_string().len() as u64;
-                        }
-                    }
-                }
-            }
+            let before = pod.to_string().len() as u64;
+            *pod = slim_pod_spec(pod);
+            cached.dropped_bytes += before - pod.to_string().len() as u64;
         }
         cached.bytes += item.to_string().len() as u64;
     }
@@ -1089,8 +1108,8 @@ fn section(report: &Report, m: &Machine) -> String {
     let _ = write!(
         s,
         "**Against what.** Both: the KasprApps and Events are on crdserver \
-         (`../shared/tools/crdserver`, a real apiextensions-apiserver with etcd: the CRD the \
-         binary prints, its validation, defaults, server-side apply, the status subresource and \
+         (`../shared/tools/crdserver`, a real apiextensions-apiserver with etcd: the CRDs the \
+         binary prints, their validation, defaults, server-side apply, the status subresource and \
          watches are real), and the child objects are on a mock: StatefulSets, \
          HorizontalPodAutoscalers, Services, ServiceAccounts, ConfigMaps, PersistentVolumeClaims, \
          pods and Secrets are served from \
@@ -1271,7 +1290,7 @@ fn memory(report: &Report) -> String {
         .unwrap_or_default();
     let mib = |bytes: u64| bytes as f64 / 1048576.0;
     let total = mib(objects.iter().map(|o| o.bytes).sum());
-    let commands = mib(objects.iter().map(|o| o.command_bytes).sum());
+    let dropped = mib(objects.iter().map(|o| o.dropped_bytes).sum());
     if objects.is_empty() {
         s.push_str("\n\n");
     } else {
@@ -1279,11 +1298,11 @@ fn memory(report: &Report) -> String {
             s,
             " What the operator's caches hold at the end of the last round, measured as compact \
              JSON from the stand-in's lists, as the operator keeps them: managed fields dropped \
-             except on the KasprApps (whose store is the controller's own), the containers' \
-             `command` and `args` dropped from pods and StatefulSets (the last column, not counted \
-             in the others). Decoded into Rust structs they take several times their JSON size: \
-             see the heaptrack figures below.\n\n\
-             | cache | objects | JSON | per object | `command`/`args` dropped |\n\
+             except on the KasprApps (whose store is the controller's own), and of the pod specs \
+             of pods and StatefulSets only each container's name, image and resources (the rest \
+             is the last column, not counted in the others). Decoded into Rust structs they take \
+             several times their JSON size: see the heaptrack figures below.\n\n\
+             | cache | objects | JSON | per object | pod spec dropped |\n\
              |---|---|---|---|---|\n"
         );
         for o in objects {
@@ -1298,12 +1317,12 @@ fn memory(report: &Report) -> String {
                 o.kind,
                 o.count,
                 mib(o.bytes),
-                mib(o.command_bytes)
+                mib(o.dropped_bytes)
             );
         }
         let _ = write!(
             s,
-            "| all | {} | {total:.2} MiB | | {commands:.2} MiB |\n\n",
+            "| all | {} | {total:.2} MiB | | {dropped:.2} MiB |\n\n",
             objects.iter().map(|o| o.count).sum::<u64>(),
         );
         let metrics = rounds
@@ -1314,9 +1333,10 @@ fn memory(report: &Report) -> String {
         let _ = write!(
             s,
             "At their JSON size the cached objects are {:.0} % of the {grown:.1} MiB the apps \
-             added. The dropped commands are the rendered install script of the \
-             `install-packages` init container, in every StatefulSet's template and again in \
-             every pod ({commands:.1} MiB). The `/metrics` text is {:.0} KiB.",
+             added. What is dropped is most of every pod spec, in every StatefulSet's template \
+             and again in every pod ({dropped:.1} MiB): the install script (the \
+             `install-packages` init container's command), the variables, mounts, volumes and \
+             probes. The `/metrics` text is {:.0} KiB.",
             total / grown * 100.0,
             metrics as f64 / 1024.0,
         );
@@ -1326,24 +1346,19 @@ fn memory(report: &Report) -> String {
     if met == "**missed**" {
         let _ = write!(
             s,
-            "**Why, and what would reach 64 MiB** ({over:.1} MiB to shed at the median). Measured \
-             by hand on 2026-11-30 with heaptrack, one round of 1,000 apps with the operator of \
-             commit d0a14ba (reconciles bounded to 16 at once, commands dropped from the caches; \
-             member status checks off, which leaves RSS the same; 116 MiB RSS under heaptrack): \
-             the heap peaked at 81 MB and 77 MB of it was still live once every app was Ready, \
-             so what remains is the caches, not a burst: the pod cache 22 MB and the StatefulSet \
-             cache 20 MB (about 21 KB an object decoded, five times its JSON: k8s-openapi's \
-             structs are large and every label, env var, mount and volume is its own \
-             allocation), the other stores (ConfigMap metadata, HPAs, the stores' indexes) 16 MB, \
-             the KasprApps 9 MB (9 KB each, managed fields included), the metrics 4 MB \
-             ({series:.0} series per app), HTTP buffers 2 MB; the rest of the RSS is the \
-             binary, the runtime and the allocator's slack (the 14 MiB with no app). What would \
-             reach the target: cache pods and StatefulSets as only what observe and status read \
-             (metadata, status, the replicas, the images and the init container's limits) \
-             instead of whole objects: most of their 42 MB; then the KasprApp store without \
-             managed fields, and fewer metrics series per app. Estimated from these figures, \
-             the live heap would be about 35–40 MB, which with the base is near 64 MiB: run this \
-             bench again to see.\n\n",
+            "**Why, and what would reach 64 MiB** ({over:.1} MiB to shed at the median). \
+             Heaptrack on 2026-11-30 (one round of 1,000 apps, commit d0a14ba, 116 MiB RSS under \
+             heaptrack) put the live heap at 77 MB once every app was Ready: the pod and \
+             StatefulSet caches 42 MB (about 21 KB a decoded object, five times its JSON: every \
+             label, variable, mount and volume is its own allocation), the other stores \
+             (ConfigMap metadata, HPAs, the stores' indexes) 16 MB, the KasprApps 9 MB (managed \
+             fields included), the metrics 4 MB, HTTP buffers 2 MB, over the 14 MiB of the \
+             binary and runtime with no app. Since then the caches keep of a pod spec only each \
+             container's name, image and resources (what observe and status read; \
+             `wiring.rs`, `Slim`), which took the steady RSS from 108.2 MiB to the figure above. \
+             What is left to shed: the KasprApp store without managed fields (it is the \
+             controller's own store), the ConfigMap-metadata and HPA stores, and fewer of the \
+             {series:.0} metrics series per app.\n\n",
             over = steady - TARGET_MIB,
             series = med(|r| r.series_after.map_or(f64::NAN, |n| n as f64)) / apps as f64,
         );
@@ -1501,7 +1516,7 @@ mod tests {
     }
 
     #[test]
-    fn cache_sizes_drop_managed_fields_and_count_commands() {
+    fn cache_sizes_drop_managed_fields_and_all_but_what_observe_reads_of_pod_specs() {
         let list = serde_json::json!({"items": [
             {"metadata": {"name": "a", "managedFields": [{"manager": "x"}]}, "data": {"k": "v"}},
         ]});
@@ -1511,30 +1526,31 @@ mod tests {
         assert_eq!(full.count, 1);
         assert!(full.bytes > dropped.bytes && dropped.bytes > meta.bytes);
         assert_eq!(meta.bytes, r#"{"metadata":{"name":"a"}}"#.len() as u64);
-        assert_eq!(full.command_bytes, 0);
+        assert_eq!(full.dropped_bytes, 0);
 
-        let sts = serde_json::json!({"items": [{"metadata": {"name": "s"}, "spec": {"template":
-            {"spec": {"initContainers": [{"name": "i", "command": ["sh", "-c", "x"]}],
-                      "containers": [{"name": "c", "args": ["y"]}]}}}}]});
-        let pods = serde_json::json!({"items": [{"metadata": {"name": "p"}, "spec":
-            {"initContainers": [{"name": "i", "command": ["sh", "-c", "x"]}],
-             "containers": [{"name": "c"}]}}]});
-        let args = r#"["sh","-c","x"]"#.len() as u64;
-        assert_eq!(
-            list_size("StatefulSet", &sts, false, true).command_bytes,
-            args + r#"["y"]"#.len() as u64
-        );
+        let spec = serde_json::json!({
+            "initContainers": [{"name": "i", "image": "k", "command": ["sh", "-c", "x"],
+                "resources": {"limits": {"memory": "1Gi"}}}],
+            "containers": [{"name": "c", "image": "k", "env": [{"name": "A", "value": "b"}]}],
+            "volumes": [{"name": "v", "emptyDir": {}}]});
+        let kept = serde_json::json!({
+            "initContainers": [{"name": "i", "image": "k", "resources": {"limits": {"memory": "1Gi"}}}],
+            "containers": [{"name": "c", "image": "k"}]});
+        let pods = serde_json::json!({"items": [{"metadata": {"name": "p"}, "spec": spec}]});
         let pod = list_size("Pod", &pods, false, true);
-        assert_eq!(pod.command_bytes, args);
-        let without = serde_json::json!({"metadata": {"name": "p"}, "spec":
-            {"initContainers": [{"name": "i"}], "containers": [{"name": "c"}]}});
+        let whole = serde_json::json!({"metadata": {"name": "p"}, "spec": spec});
+        let slim = serde_json::json!({"metadata": {"name": "p"}, "spec": kept});
+        assert_eq!(pod.bytes, slim.to_string().len() as u64);
         assert_eq!(
-            pod.bytes,
-            without.to_string().len() as u64,
-            "commands are not cached"
+            pod.dropped_bytes,
+            (whole.to_string().len() - slim.to_string().len()) as u64
         );
+        let sts = serde_json::json!({"items": [{"metadata": {"name": "s"},
+            "spec": {"replicas": 1, "template": {"spec": spec}}}]});
+        let sts = list_size("StatefulSet", &sts, false, true);
+        assert_eq!(sts.dropped_bytes, pod.dropped_bytes);
         let app = serde_json::json!({"items": [{"metadata": {"name": "a"},
             "spec": {"containers": [{"command": ["x"]}]}}]});
-        assert_eq!(list_size("KasprApp", &app, false, false).command_bytes, 0);
+        assert_eq!(list_size("KasprApp", &app, false, false).dropped_bytes, 0);
     }
 }

@@ -52,7 +52,8 @@ enum Command {
         #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the KasprApp CustomResourceDefinition (YAML).
+    /// Print the CustomResourceDefinitions: KasprApp, then KasprAgent, KasprTable, KasprWebView,
+    /// KasprTask and KasprJoin (one YAML stream, for `kubectl apply --server-side -f -`).
     Crd,
 }
 
@@ -127,7 +128,11 @@ async fn client() -> anyhow::Result<kube::Client> {
 }
 
 fn print_crd() -> anyhow::Result<bool> {
-    print!("{}", serde_yaml::to_string(&kaspr_types::crd())?);
+    let mut docs = vec![serde_yaml::to_string(&kaspr_types::crd())?];
+    for (_, crd) in kaspr_components::crds() {
+        docs.push(serde_yaml::to_string(&crd)?);
+    }
+    print!("{}", docs.join("---\n"));
     Ok(true)
 }
 

@@ -163,24 +163,39 @@ fn render_of_a_broken_manifest_names_the_field_and_fails() {
 }
 
 #[test]
-fn crd_prints_the_generated_crd() {
+fn crd_prints_every_generated_crd() {
     let out = bin().arg("crd").output().expect("runs");
     let (stdout, _) = text(&out);
     assert!(out.status.success());
-    let committed =
-        std::fs::read_to_string(workspace_root().join("crds/kasprapp.crd.yaml")).expect("crd file");
-    // Whole documents: the file is the printed CRD under a generated-file comment.
-    let printed: serde_yaml::Value = serde_yaml::from_str(&stdout).expect("the output is YAML");
-    let file: serde_yaml::Value = serde_yaml::from_str(&committed).expect("the file is YAML");
-    assert_eq!(
-        printed.get("kind").and_then(|k| k.as_str()),
-        Some("CustomResourceDefinition"),
-        "not a CRD:\n{stdout}"
-    );
-    assert_eq!(
-        printed, file,
-        "crds/kasprapp.crd.yaml differs from `kaspr-operator crd`"
-    );
+    let printed: Vec<serde_yaml::Value> = stdout
+        .split("\n---\n")
+        .map(|doc| serde_yaml::from_str(doc).expect("each document is YAML"))
+        .collect();
+    let files = [
+        "kasprapp",
+        "kaspragent",
+        "kasprtable",
+        "kasprwebview",
+        "kasprtask",
+        "kasprjoin",
+    ];
+    assert_eq!(printed.len(), files.len(), "{stdout}");
+    // Whole documents: each file is the printed CRD under a generated-file comment.
+    for (doc, name) in printed.iter().zip(files) {
+        let path = workspace_root().join(format!("crds/{name}.crd.yaml"));
+        let committed = std::fs::read_to_string(&path).expect("crd file");
+        let file: serde_yaml::Value = serde_yaml::from_str(&committed).expect("the file is YAML");
+        assert_eq!(
+            doc.get("kind").and_then(|k| k.as_str()),
+            Some("CustomResourceDefinition")
+        );
+        assert_eq!(
+            doc,
+            &file,
+            "{} differs from `kaspr-operator crd`",
+            path.display()
+        );
+    }
 }
 
 #[test]
