@@ -336,21 +336,15 @@ async fn components_reach_the_app_and_a_burst_of_edits_rolls_it_once() {
     );
 
     // (b) The app (its Secret first: the rollout waits for it): the agent is found and mounted.
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
-    let secret: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "shop-kafka", "namespace": NS},
-        "stringData": {"password": "s3cret"}
-    }))
-    .expect("secret");
-    secrets
-        .patch(
-            "shop-kafka",
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .expect("secret applied");
+    apply(
+        &api::<Secret>(&client, NS),
+        &json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "shop-kafka", "namespace": NS},
+            "stringData": {"password": "s3cret"}
+        }),
+    )
+    .await;
     apply(&apps, &app_doc()).await;
     wait_for(
         "KasprAgent greeter: AppFound, Ready=True",

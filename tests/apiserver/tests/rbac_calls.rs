@@ -311,20 +311,15 @@ async fn every_call_the_operator_makes_is_granted_and_every_grant_is_used() {
 
     // The app: a Secret it references (read by name), Python packages on a shared cache (a PVC
     // and the live-set ConfigMap), table storage (a claim template).
-    let secret: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "shop-kafka", "namespace": NS},
-        "stringData": {"password": "s3cret"}
-    }))
-    .expect("secret");
-    Api::<Secret>::namespaced(client.clone(), NS)
-        .patch(
-            "shop-kafka",
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .expect("secret applied");
+    apply(
+        &api::<Secret>(&client, NS),
+        &json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "shop-kafka", "namespace": NS},
+            "stringData": {"password": "s3cret"}
+        }),
+    )
+    .await;
     apply(
         &apps,
         &json!({

@@ -1,8 +1,8 @@
 //! The HorizontalPodAutoscaler `<name>-app-hpa`, as upstream builds it: it owns the StatefulSet's
-//! `replicas` and ramps a new or grown app up to `spec.replicas` (at most 4 pods, or double, a
-//! minute, by default), because its target — 1 MiB of memory per pod — is always exceeded. It needs the
-//! cluster's resource metrics (metrics-server); without them the app stays at its current size,
-//! which the status reports (see `status`). None with `replicas: 0`.
+//! `replicas` and ramps a new or grown app up to `spec.replicas` (by default at most 4 pods, or
+//! double, a minute), because its target — 1 MiB of memory per pod — is always exceeded. It needs
+//! the cluster's resource metrics (metrics-server); without them the app stays at its current
+//! size, which the status reports (see `status`). None with `replicas: 0`.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::{
